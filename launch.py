@@ -1,0 +1,160 @@
+"""Bootstrap for SD Studio: make the venv, install the pinned requirements, start the app.
+
+    python3 launch.py [app flags...]      start the web UI (flags are parsed by the app)
+    python3 launch.py --test [pytest...]  ruff check, ruff format --check, then pytest
+
+Only the standard library is used here: this file runs before anything is installed.
+Launch-only flags: --test, --skip-install (use the current interpreter, install nothing).
+Everything else, -h/--help included, goes to the app (or to pytest with --test).
+"""
+
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# Taken first, so the app can report the time from `python3 launch.py` to ready.
+# Kept when already set: the re-exec inside the venv must not restart the clock.
+os.environ.setdefault("SDSTUDIO_LAUNCH_T0", str(time.time()))
+
+# Everything runs offline. Set before any library is imported (the app's or pip's),
+# so no hub lookups or analytics calls happen even on a machine with a network.
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / "venv"
+VENV_PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+REQUIREMENTS = ROOT / "requirements.txt"
+TEST_REQUIREMENTS = ROOT / "requirements-test.txt"
+
+# Torch goes first and on its own: an unpinned or transitive torch would pull a
+# multi-GB CUDA build. GPU users point this at their CUDA wheel index instead.
+DEFAULT_TORCH_COMMAND = "pip install torch==2.13.0"
+
+LAUNCH_FLAGS = ("--test", "--skip-install")
+
+
+def log(message: str) -> None:
+    print(f"[launch] {message}", flush=True)
+
+
+def run(command: list[str]) -> None:
+    """Run a step of the install; stop launching with its exit code if it fails."""
+    log("$ " + shlex.join(command))
+    code = subprocess.call(command, cwd=ROOT)
+    if code != 0:
+        log(f"failed with exit code {code}: {shlex.join(command)}")
+        sys.exit(code)
+
+
+def in_repo_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def torch_command() -> list[str]:
+    """TORCH_COMMAND as argv; a leading `pip` (or `python`) means the venv's, never the system's."""
+    command = shlex.split(os.environ.get("TORCH_COMMAND", DEFAULT_TORCH_COMMAND))
+    if command and command[0] in ("pip", "pip3"):
+        return [str(VENV_PYTHON), "-m", "pip", *command[1:]]
+    if command and command[0] in ("python", "python3"):
+        return [str(VENV_PYTHON), *command[1:]]
+    return command
+
+
+def stamp_for(requirement_files: list[Path]) -> str:
+    """Hash of everything that decides what gets installed: if it is unchanged, pip is skipped."""
+    digest = hashlib.sha256(os.environ.get("TORCH_COMMAND", DEFAULT_TORCH_COMMAND).encode())
+    for path in requirement_files:
+        digest.update(b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def write_stamp(path: Path, stamp: str) -> None:
+    # Temp file + os.replace: an interrupted write never leaves a stamp that looks valid.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(stamp + "\n")
+    os.replace(tmp, path)
+
+
+def prepare_venv(test: bool) -> None:
+    """Create venv/ and install the requirements, unless the stamp says it is already done."""
+    if not VENV_PYTHON.exists():
+        log(f"creating virtual environment in {VENV}")
+        run([sys.executable, "-m", "venv", str(VENV)])
+
+    kind = "test" if test else "app"
+    files = [REQUIREMENTS, TEST_REQUIREMENTS] if test else [REQUIREMENTS]
+    stamp_path = VENV / f".installed-{kind}"
+    stamp = stamp_for(files)
+    if stamp_path.exists() and stamp_path.read_text().strip() == stamp:
+        log("requirements already installed")
+        return
+
+    log(f"installing {kind} requirements (first run, or the pins changed)")
+    run(torch_command())
+    pip_args = [arg for path in files for arg in ("-r", str(path))]
+    run([str(VENV_PYTHON), "-m", "pip", "install", *pip_args])
+    write_stamp(stamp_path, stamp)
+    if test:
+        # The test install is a superset of the app's: the app need not run pip again.
+        write_stamp(VENV / ".installed-app", stamp_for([REQUIREMENTS]))
+
+
+def reexec_in_venv(args: list[str]) -> None:
+    """Start this script again with the venv's python, so the second stage runs inside it."""
+    argv = [str(VENV_PYTHON), str(ROOT / "launch.py"), *args]
+    if os.name == "posix":
+        os.execv(argv[0], argv)  # replaces this process: signals and exit code go straight through
+    sys.exit(subprocess.call(argv))
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """Lint, format check, then pytest; the first failure's exit code is the result."""
+    steps = [
+        [sys.executable, "-m", "ruff", "check", "."],
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
+        [sys.executable, "-m", "pytest", *pytest_args],
+    ]
+    for command in steps:
+        log("$ " + shlex.join(command))
+        code = subprocess.call(command, cwd=ROOT)
+        if code == 5 and "pytest" in command:
+            log("no tests ran: treated as a failure, CI must not pass on zero tests")
+            return 1
+        if code != 0:
+            return code
+    return 0
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    test = "--test" in args
+    skip_install = "--skip-install" in args
+
+    if not skip_install and not in_repo_venv():
+        prepare_venv(test)
+        reexec_in_venv(args)  # does not return
+
+    passthrough = [arg for arg in args if arg not in LAUNCH_FLAGS]
+    if test:
+        return run_tests(passthrough)
+
+    # Imported only now, inside the venv: launch.py itself must work with nothing installed.
+    from webui.app import main as app_main
+
+    return app_main(passthrough) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Where models, outputs and caches live for one running app."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+    models_dir: Path
+    outputs_dir: Path
+    extra_checkpoint_dirs: tuple[Path, ...] = ()
+
+    @classmethod
+    def from_flags(cls, flags) -> "Paths":
+        data_dir = Path(flags.data_dir).expanduser().resolve() if flags.data_dir else REPO_ROOT
+        models_dir = Path(flags.models_dir).expanduser().resolve() if flags.models_dir else data_dir / "models"
+        outputs_dir = Path(flags.outdir).expanduser().resolve() if flags.outdir else data_dir / "outputs"
+        extra = (Path(flags.ckpt_dir).expanduser().resolve(),) if flags.ckpt_dir else ()
+        return cls(data_dir=data_dir, models_dir=models_dir, outputs_dir=outputs_dir, extra_checkpoint_dirs=extra)
+
+    @property
+    def checkpoint_dirs(self) -> tuple[Path, ...]:
+        return (self.models_dir / "Stable-diffusion", *self.extra_checkpoint_dirs)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / ".cache"
+
+    @property
+    def gradio_temp_dir(self) -> Path:
+        return self.cache_dir / "gradio"

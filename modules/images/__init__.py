@@ -1,0 +1,1 @@
+"""Infotext, saving and image helpers."""

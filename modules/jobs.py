@@ -1,0 +1,174 @@
+"""One FIFO queue of jobs with one worker: one generation on the device at a time.
+
+Every job carries its own progress and its own interrupt flag, so pressing Interrupt
+stops only that job; a queued job that is interrupted never starts.
+"""
+
+import itertools
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class Job:
+    id: str
+    description: str
+    work: Callable[["Job"], Any]
+    state: JobState = JobState.QUEUED
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    batch_count: int = 1
+    steps: int = 0
+    batch_index: int = 0
+    step: int = 0
+    result: Any = None
+    error: BaseException | None = None
+    _interrupt: threading.Event = field(default_factory=threading.Event)
+    _done: threading.Event = field(default_factory=threading.Event)
+
+    # --- called by the work function -------------------------------------------------
+    def set_total(self, batch_count: int, steps: int) -> None:
+        self.batch_count, self.steps = batch_count, steps
+
+    def report_step(self, batch_index: int, step: int, steps: int) -> None:
+        self.batch_index, self.step, self.steps = batch_index, step, steps
+
+    def should_stop(self) -> bool:
+        return self._interrupt.is_set()
+
+    # --- called by whoever submitted it ----------------------------------------------
+    def interrupt(self) -> None:
+        self._interrupt.set()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupt.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def outcome(self) -> Any:
+        """The result, or the work function's exception raised again."""
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    @property
+    def fraction(self) -> float:
+        if self.state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
+            return 1.0
+        total = max(1, self.batch_count * max(1, self.steps))
+        return min(1.0, (self.batch_index * max(1, self.steps) + self.step) / total)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.started is None or self.fraction <= 0:
+            return None
+        elapsed = time.time() - self.started
+        return elapsed * (1 - self.fraction) / self.fraction
+
+
+class JobQueue:
+    def __init__(self, name: str = "generation"):
+        self._pending: deque[Job] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._current: Job | None = None
+        self._cond = threading.Condition()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._worker = threading.Thread(target=self._run, name=f"{name}-worker", daemon=True)
+        self._worker.start()
+
+    def submit(self, work: Callable[[Job], Any], description: str = "") -> Job:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the job queue is shut down")
+            job = Job(id=f"job-{next(self._ids)}", description=description, work=work)
+            self._jobs[job.id] = job
+            self._pending.append(job)
+            self._cond.notify_all()
+            return job
+
+    def position(self, job: Job) -> int:
+        """0 while running or finished, N when N-1 jobs wait ahead of it (1 = next)."""
+        with self._cond:
+            try:
+                return self._pending.index(job) + 1
+            except ValueError:
+                return 0
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    @property
+    def current(self) -> Job | None:
+        return self._current
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    def cancel(self, job: Job) -> None:
+        """Interrupt a running job, or drop a queued one before it starts."""
+        job.interrupt()
+        with self._cond:
+            if job in self._pending:
+                self._pending.remove(job)
+                self._finish(job, JobState.CANCELLED)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if self._closed and not self._pending:
+                    return
+                job = self._pending.popleft()
+                self._current = job
+                job.state, job.started = JobState.RUNNING, time.time()
+            try:
+                job.result = job.work(job)
+                state = JobState.DONE
+            except BaseException as error:  # the worker must outlive any one job
+                job.error = error
+                state = JobState.FAILED
+                traceback.print_exception(error)
+            with self._cond:
+                self._current = None
+                self._finish(job, state)
+            self._forget_old()
+
+    def _finish(self, job: Job, state: JobState) -> None:
+        job.state, job.finished = state, time.time()
+        job._done.set()
+
+    def _forget_old(self, keep: int = 200) -> None:
+        with self._cond:
+            finished = [j for j in self._jobs.values() if j.done]
+            for job in finished[:-keep]:
+                self._jobs.pop(job.id, None)

@@ -1,0 +1,1 @@
+"""Checkpoints on disk: discovery, hashing, offline loading, switching."""

@@ -1,0 +1,41 @@
+"""What a finished generation hands back to the UI or the API."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+
+@dataclass
+class GeneratedImage:
+    image: Image.Image
+    seed: int
+    infotext: str
+    path: Path | None = None
+
+
+@dataclass
+class GenerationResult:
+    images: list[GeneratedImage]
+    prompt: str
+    negative_prompt: str
+    seed: int
+    width: int
+    height: int
+    sampler_name: str
+    scheduler: str
+    steps: int
+    cfg_scale: float
+    batch_size: int
+    model_name: str
+    model_hash: str
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [item.seed for item in self.images]
+
+    @property
+    def infotexts(self) -> list[str]:
+        return [item.infotext for item in self.images]

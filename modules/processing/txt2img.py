@@ -1,0 +1,101 @@
+"""Run a txt2img request to a result on a given engine."""
+
+import numpy as np
+import torch
+from PIL import Image
+
+from modules.images.infotext import build_infotext
+from modules.processing.request import Txt2ImgRequest
+from modules.processing.result import GeneratedImage, GenerationResult
+from modules.prompts.conditioning import encode_prompt
+from modules.sampling import catalog, noise
+from modules.sampling.denoiser import DenoiseInputs, denoise
+
+OUTPUT_SUBDIR = "txt2img-images"
+
+
+def run(request: Txt2ImgRequest, engine, job) -> GenerationResult:
+    request, warnings = request.size_adjustments()
+    sampler, schedule = catalog.resolve(request.sampler_name, request.scheduler)
+    model = engine.models.get(request.checkpoint)
+    base_seed = noise.pick_seed(request.seed)
+    device = model.unet.device
+    dtype = model.unet.dtype
+
+    cond = encode_prompt(model, request.prompt).to(dtype)
+    uncond = encode_prompt(model, request.negative_prompt).to(dtype) if request.cfg_scale != 1 else None
+    latent_shape = (
+        model.latent_channels,
+        request.height // model.vae_scale_factor,
+        request.width // model.vae_scale_factor,
+    )
+    result = GenerationResult(
+        images=[],
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        seed=base_seed,
+        width=request.width,
+        height=request.height,
+        sampler_name=sampler.name,
+        scheduler=schedule,
+        steps=request.steps,
+        cfg_scale=request.cfg_scale,
+        batch_size=request.batch_size,
+        model_name=model.info.model_name,
+        model_hash=model.short_hash,
+        warnings=warnings,
+    )
+    job.set_total(request.n_iter, request.steps)
+    for batch_index in range(request.n_iter):
+        if job.should_stop():
+            result.interrupted = True
+            break
+        seeds = [base_seed + batch_index * request.batch_size + i for i in range(request.batch_size)]
+        generators = noise.generators_for(seeds)
+        inputs = DenoiseInputs(
+            latents=noise.initial_noise(generators, latent_shape).to(device, dtype),
+            cond=cond,
+            uncond=uncond,
+            cfg_scale=request.cfg_scale,
+            generators=generators,
+        )
+        latents, stopped = denoise(
+            model.unet,
+            sampler.build(model.scheduler_config, schedule),
+            inputs,
+            request.steps,
+            on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
+            should_stop=job.should_stop,
+        )
+        for seed, image in zip(seeds, decode_latents(model, latents), strict=True):
+            infotext = build_infotext(request.prompt, request.negative_prompt, infotext_params(result, seed))
+            path = None
+            if request.save_images:
+                path = engine.saver.save(image, engine.paths.outputs_dir / OUTPUT_SUBDIR, seed, infotext)
+            result.images.append(GeneratedImage(image=image, seed=seed, infotext=infotext, path=path))
+        if stopped:
+            result.interrupted = True
+            break
+    return result
+
+
+def infotext_params(result: GenerationResult, seed: int) -> dict:
+    return {
+        "Steps": result.steps,
+        "Sampler": result.sampler_name,
+        "Schedule type": result.scheduler if result.scheduler != "Automatic" else None,
+        "CFG scale": result.cfg_scale,
+        "Seed": seed,
+        "Size": f"{result.width}x{result.height}",
+        "Model hash": result.model_hash,
+        "Model": result.model_name,
+    }
+
+
+def decode_latents(model, latents: torch.Tensor) -> list[Image.Image]:
+    vae = model.vae
+    with torch.inference_mode():
+        pixels = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
+    pixels = ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    array = pixels.permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(np.ascontiguousarray(item)) for item in array]

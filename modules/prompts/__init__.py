@@ -1,0 +1,1 @@
+"""The prompt language and its conditioning."""

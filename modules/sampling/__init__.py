@@ -1,0 +1,1 @@
+"""Sampler catalog, seeds and noise, and the denoising loop."""

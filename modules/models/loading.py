@@ -61,7 +61,11 @@ def load_checkpoint(info: CheckpointInfo, sha256: str, policy, cache_dir: Path) 
     else:
         parts = _load_single_file(info.path, policy, cache_dir)
     model = LoadedModel(info=info, sha256=sha256, family="sd1", **parts)
-    for module in (model.unet, model.vae, model.text_encoder):
+    for name in ("unet", "vae", "text_encoder"):
+        module = getattr(model, name)
+        if module.device != policy.device:
+            module = module.to(policy.device)
+            setattr(model, name, module)
         module.requires_grad_(False)
         module.eval()
     return model
@@ -83,9 +87,9 @@ def _load_diffusers_folder(folder: Path, policy) -> dict:
     if not scheduler_file.is_file():
         scheduler_file = SD1_CONFIG_DIR / "scheduler" / "scheduler_config.json"
     return {
-        "unet": unet.to(policy.device),
-        "vae": vae.to(policy.device),
-        "text_encoder": text_encoder.to(policy.device),
+        "unet": unet,
+        "vae": vae,
+        "text_encoder": text_encoder,
         "tokenizer": CLIPTokenizer.from_pretrained(tokenizer_dir),
         "scheduler_config": json.loads(scheduler_file.read_text(encoding="utf-8")),
     }
@@ -107,9 +111,9 @@ def _load_single_file(path: Path, policy, cache_dir: Path) -> dict:
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise CheckpointLoadError(f"{path.name}: could not be loaded as an SD 1.x checkpoint ({error})") from error
     return {
-        "unet": pipe.unet.to(policy.device),
-        "vae": pipe.vae.to(policy.device),
-        "text_encoder": pipe.text_encoder.to(policy.device),
+        "unet": pipe.unet,
+        "vae": pipe.vae,
+        "text_encoder": pipe.text_encoder,
         "tokenizer": pipe.tokenizer,
         "scheduler_config": dict(pipe.scheduler.config),
     }

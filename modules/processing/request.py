@@ -42,3 +42,10 @@ class Txt2ImgRequest(BaseModel):
             if rounded != value:
                 messages.append(f"{name} {value} is not a multiple of {SIZE_MULTIPLE}: used {rounded}")
         return self.model_copy(update=sizes), messages
+
+
+def explain_error(error: Exception) -> str:
+    """A one-line reason for a rejected request, naming the offending field."""
+    if hasattr(error, "errors"):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in error.errors())
+    return str(error)

@@ -1,0 +1,98 @@
+"""A real browser on the real UI: type a prompt, press Generate, find the image."""
+
+import os
+import shutil
+
+import pytest
+
+from modules.images.infotext import parse_infotext
+from tests.server import RunningServer
+
+CHROMIUM = shutil.which("chromium")
+BROWSER_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory, tiny_single_file):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("Debian chromium is not installed")
+    data_dir = tmp_path_factory.mktemp("ui-data")
+    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
+    running = RunningServer(["--data-dir", str(data_dir)], data_dir / "server.log")
+    running.data_dir = data_dir
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def page(ui_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield page
+        browser.close()
+
+
+def test_generate_shows_the_image_and_saves_it_with_infotext(ui_server, page):
+    page.goto(ui_server.url + "/")
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    page.fill("#txt2img_prompt textarea", "a yellow triangle")
+    page.fill("#txt2img_neg_prompt textarea", "noise")
+    for slider, value in (("#txt2img_steps", "6"), ("#txt2img_width", "128"), ("#txt2img_height", "96")):
+        box = page.locator(f"{slider} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    seed = page.locator("#txt2img_seed input")
+    seed.fill("1234")
+    seed.press("Tab")
+    page.click("#txt2img_generate")
+    page.wait_for_selector("#txt2img_gallery img", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelector('#html_info_txt2img').innerText.includes('Seed: 1234')", timeout=30_000
+    )
+    info = page.inner_text("#html_info_txt2img")
+    assert "a yellow triangle" in info and "Negative prompt: noise" in info and "Size: 128x96" in info
+
+    saved = sorted((ui_server.data_dir / "outputs" / "txt2img-images").rglob("*.png"))
+    assert [p.name.split("-", 1)[1] for p in saved] == ["1234.png"]
+    from PIL import Image
+
+    with Image.open(saved[0]) as image:
+        assert image.size == (128, 96)
+        parsed = parse_infotext(image.info["parameters"])
+    assert (parsed["Prompt"], parsed["Negative prompt"], parsed["Steps"], parsed["Seed"]) == (
+        "a yellow triangle",
+        "noise",
+        6,
+        1234,
+    )
+    checkpoint = page.locator("#setting_sd_model_checkpoint input").input_value()
+    assert checkpoint.startswith("tiny.safetensors")
+
+
+def test_size_not_a_multiple_of_8_is_rounded_with_a_message(ui_server, page):
+    page.goto(ui_server.url + "/")
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    width = page.locator("#txt2img_width input[type=number]")
+    width.fill("100")
+    width.press("Enter")
+    page.fill("#txt2img_prompt textarea", "rounded")
+    steps = page.locator("#txt2img_steps input[type=number]")
+    steps.fill("2")
+    steps.press("Enter")
+    page.click("#txt2img_generate")
+    page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('rounded')", timeout=60_000)
+    assert "Size: 96x512" in page.inner_text("#html_info_txt2img")
+    assert page.inner_text("#txt2img_message") == "width 100 is not a multiple of 8: used 96"

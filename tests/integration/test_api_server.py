@@ -1,0 +1,128 @@
+"""The HTTP API over a real server on 127.0.0.1, started as a user starts it."""
+
+import base64
+import io
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from modules.images.infotext import parse_infotext
+from tests.server import RunningServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_single_file):
+    data_dir = tmp_path_factory.mktemp("api-data")
+    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
+    running = RunningServer(["--api", "--nowebui", "--data-dir", str(data_dir)], data_dir / "server.log")
+    running.data_dir = data_dir
+    yield running
+    running.stop()
+
+
+def post(server, body, path="/sdapi/v1/txt2img"):
+    return requests.post(server.url + path, json=body, timeout=120)
+
+
+def decode(b64: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def test_txt2img_answers_a1111_shape_with_png_and_infotext(server):
+    body = {
+        "prompt": "a red circle",
+        "negative_prompt": "blue",
+        "steps": 5,
+        "width": 128,
+        "height": 96,
+        "seed": 11,
+        "sampler_name": "DPM++ 2M",
+        "scheduler": "Karras",
+        "batch_size": 2,
+        "unknown_field": {"ignored": True},
+    }
+    response = post(server, body)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert set(data) == {"images", "parameters", "info"}
+    info = json.loads(data["info"])
+    assert info["all_seeds"] == [11, 12] and info["sd_model_name"] == "tiny"
+    images = [decode(b) for b in data["images"]]
+    assert [im.size for im in images] == [(128, 96), (128, 96)]
+    parsed = parse_infotext(images[1].info["parameters"])
+    assert (parsed["Seed"], parsed["Sampler"], parsed["Schedule type"], parsed["Steps"]) == (
+        12,
+        "DPM++ 2M",
+        "Karras",
+        5,
+    )
+    assert parsed["Prompt"] == "a red circle" and parsed["Negative prompt"] == "blue"
+    assert data["parameters"]["prompt"] == "a red circle"
+
+    again = post(server, {**body, "batch_size": 1, "seed": 12}).json()
+    same = np.asarray(decode(again["images"][0]).convert("RGB"), dtype=np.int16)
+    assert np.abs(same - np.asarray(images[1].convert("RGB"), dtype=np.int16)).max() <= 2
+
+
+def test_save_images_writes_to_outputs(server):
+    response = post(server, {"prompt": "saved", "steps": 2, "width": 64, "height": 64, "seed": 3, "save_images": True})
+    assert response.status_code == 200
+    saved = list((server.data_dir / "outputs" / "txt2img-images").rglob("*-3.png"))
+    assert len(saved) == 1
+    with Image.open(saved[0]) as image:
+        assert parse_infotext(image.info["parameters"])["Prompt"] == "saved"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"steps": -1}, "steps"),
+        ({"steps": 100000}, "steps"),
+        ({"width": 0}, "width"),
+        ({"width": "abc"}, "width"),
+        ({"cfg_scale": "lots"}, "cfg_scale"),
+        ({"sampler_name": "Nope"}, "sampler"),
+    ],
+)
+def test_bad_input_is_422_with_a_reason_and_the_server_keeps_serving(server, body, field):
+    response = post(server, body)
+    assert response.status_code == 422
+    assert field in response.text
+    assert requests.get(server.url + "/sdapi/v1/samplers", timeout=10).status_code == 200
+
+
+def test_concurrent_requests_queue_and_all_succeed(server):
+    bodies = [{"prompt": f"p{i}", "steps": 3, "width": 64, "height": 64, "seed": i} for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        responses = list(pool.map(lambda b: post(server, b), bodies))
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [json.loads(r.json()["info"])["seed"] for r in responses] == [0, 1, 2]
+
+
+def test_models_samplers_and_schedulers(server):
+    post(server, {"steps": 1, "width": 64, "height": 64})  # make sure the model (and its hash) is loaded
+    models = requests.get(server.url + "/sdapi/v1/sd-models", timeout=10).json()
+    assert len(models) == 1
+    assert models[0]["model_name"] == "tiny" and len(models[0]["hash"]) == 10
+    assert models[0]["title"] == f"tiny.safetensors [{models[0]['hash']}]"
+    names = [s["name"] for s in requests.get(server.url + "/sdapi/v1/samplers", timeout=10).json()]
+    assert {"Euler a", "Euler", "DPM++ 2M", "DDIM"} <= set(names)
+    labels = [s["label"] for s in requests.get(server.url + "/sdapi/v1/schedulers", timeout=10).json()]
+    assert "Karras" in labels
+    assert requests.get(server.url + "/", timeout=10).status_code == 404  # --nowebui: no UI
+
+
+def test_no_checkpoint_is_a_clear_error(tmp_path):
+    running = RunningServer(["--api", "--nowebui", "--data-dir", str(tmp_path)], tmp_path / "server.log")
+    try:
+        response = post(running, {"steps": 1})
+        assert response.status_code == 503
+        assert "No checkpoint found" in response.json()["detail"]
+        assert "Stable-diffusion" in response.json()["detail"]
+    finally:
+        running.stop()

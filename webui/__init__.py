@@ -1,0 +1,1 @@
+"""The front end: Gradio tabs over the engine, no model code."""

@@ -1,0 +1,121 @@
+"""The txt2img tab, laid out as A1111 users know it."""
+
+import gradio as gr
+from pydantic import ValidationError
+
+from modules.engine import Engine
+from modules.jobs import JobState
+from modules.processing.request import MAX_SIZE, MAX_STEPS, MIN_SIZE, Txt2ImgRequest, explain_error
+from modules.sampling import catalog
+from webui.components.progress import message_html, progress_html
+
+POLL_SECONDS = 0.25
+
+
+def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
+    with gr.Row(elem_id="txt2img_toprow"):
+        with gr.Column(scale=6):
+            prompt = gr.Textbox(label="Prompt", lines=3, elem_id="txt2img_prompt", placeholder="Prompt")
+            negative = gr.Textbox(
+                label="Negative prompt", lines=2, elem_id="txt2img_neg_prompt", placeholder="Negative prompt"
+            )
+        with gr.Column(scale=1, min_width=160):
+            generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
+            interrupt = gr.Button("Interrupt", elem_id="txt2img_interrupt")
+    with gr.Row():
+        with gr.Column(scale=1):
+            with gr.Row():
+                sampler = gr.Dropdown(
+                    label="Sampling method",
+                    choices=catalog.sampler_names(),
+                    value=catalog.DEFAULT_SAMPLER,
+                    elem_id="txt2img_sampling",
+                )
+                schedule = gr.Dropdown(
+                    label="Schedule type",
+                    choices=list(catalog.SCHEDULE_TYPES),
+                    value="Automatic",
+                    elem_id="txt2img_scheduler",
+                )
+            steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Sampling steps", elem_id="txt2img_steps")
+            with gr.Row():
+                with gr.Column(scale=4):
+                    width = gr.Slider(MIN_SIZE, MAX_SIZE, value=512, step=8, label="Width", elem_id="txt2img_width")
+                    height = gr.Slider(MIN_SIZE, MAX_SIZE, value=512, step=8, label="Height", elem_id="txt2img_height")
+                with gr.Column(scale=1, min_width=120):
+                    batch_count = gr.Slider(1, 100, value=1, step=1, label="Batch count", elem_id="txt2img_batch_count")
+                    batch_size = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="txt2img_batch_size")
+            cfg = gr.Slider(1.0, 30.0, value=7.0, step=0.5, label="CFG Scale", elem_id="txt2img_cfg_scale")
+            with gr.Row():
+                seed = gr.Number(label="Seed", value=-1, precision=0, elem_id="txt2img_seed", scale=4)
+                random_seed = gr.Button("Random", elem_id="txt2img_random_seed", scale=0, min_width=72)
+                reuse_seed = gr.Button("Reuse", elem_id="txt2img_reuse_seed", scale=0, min_width=72)
+        with gr.Column(scale=1):
+            gallery = gr.Gallery(
+                label="Output", elem_id="txt2img_gallery", columns=2, format="png", interactive=False, height=512
+            )
+            progress = gr.HTML(elem_id="txt2img_progress")
+            infotext = gr.HTML(elem_id="html_info_txt2img")
+            message = gr.HTML(elem_id="txt2img_message")
+    session = gr.State({})
+
+    def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
+            cfg_scale, seed_value, state):  # fmt: skip
+        try:
+            request = Txt2ImgRequest(
+                prompt=prompt_text or "",
+                negative_prompt=negative_text or "",
+                steps=int(n_steps),
+                sampler_name=sampler_name,
+                scheduler=schedule_type,
+                cfg_scale=float(cfg_scale),
+                width=int(w),
+                height=int(h),
+                seed=int(seed_value if seed_value is not None else -1),
+                batch_size=int(size),
+                n_iter=int(count),
+                checkpoint=checkpoint_title or None,
+            )
+        except (ValidationError, ValueError) as error:
+            yield gr.skip(), "", gr.skip(), message_html(explain_error(error), "error"), state
+            return
+        job = engine.submit_txt2img(request)
+        state = {**state, "job_id": job.id}
+        while not job.wait(POLL_SECONDS):
+            yield gr.skip(), progress_html(job, engine.queue.position(job)), gr.skip(), gr.skip(), state
+        if job.state == JobState.CANCELLED:
+            yield gr.skip(), "", gr.skip(), message_html("Interrupted before it started", "info"), state
+            return
+        try:
+            result = job.outcome()
+        except (LookupError, RuntimeError, ValueError) as error:
+            yield gr.skip(), "", gr.skip(), message_html(str(error), "error"), state
+            return
+        images = [(item.image, f"Seed {item.seed}") for item in result.images]
+        notes = list(result.warnings)
+        if result.interrupted:
+            notes.append(f"Interrupted: {len(result.images)} image(s) made")
+        state = {**state, "last_seed": result.seed}
+        info = _infotext_html(result.infotexts[0]) if result.infotexts else ""
+        yield images, "", info, message_html("; ".join(notes), "info"), state
+
+    def stop(state):
+        job = engine.queue.get(state.get("job_id", "")) if state else None
+        if job is not None and not job.done:
+            engine.queue.cancel(job)
+
+    inputs = [checkpoint, prompt, negative, sampler, schedule, steps, width, height, batch_count, batch_size, cfg,
+              seed, session]  # fmt: skip
+    outputs = [gallery, progress, infotext, message, session]
+    # Many browsers may wait at once: the engine's own FIFO queue orders them.
+    generate.click(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
+    prompt.submit(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
+    interrupt.click(stop, inputs=session, outputs=None, concurrency_limit=None, queue=False)
+    random_seed.click(lambda: -1, outputs=seed, queue=False)
+    reuse_seed.click(lambda state: (state or {}).get("last_seed", -1), inputs=session, outputs=seed, queue=False)
+
+
+def _infotext_html(text: str) -> str:
+    import html
+
+    return f'<div class="infotext">{html.escape(text).replace(chr(10), "<br>")}</div>'

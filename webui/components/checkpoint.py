@@ -9,16 +9,17 @@ from modules.engine import Engine
 from webui.components.progress import message_html
 
 
-def checkpoint_titles(engine: Engine) -> list[str]:
-    return [engine.models.title(info) for info in engine.models.checkpoints()]
+def checkpoint_choices(engine: Engine) -> list[tuple[str, str]]:
+    """(label, value): the label shows the hash once known, the value is the stable file name."""
+    return [(engine.models.title(info), info.name) for info in engine.models.checkpoints()]
 
 
-def current_title(engine: Engine) -> str | None:
+def current_name(engine: Engine) -> str | None:
     loaded = engine.models.loaded
     if loaded is not None:
-        return engine.models.title(loaded.info)
+        return loaded.info.name
     try:
-        return engine.models.title(engine.models.default_checkpoint())
+        return engine.models.default_checkpoint().name
     except LookupError:
         return None
 
@@ -34,29 +35,29 @@ def build_checkpoint_row(engine: Engine) -> CheckpointRow:
     with gr.Row(elem_id="quicksettings"):
         dropdown = gr.Dropdown(
             label="Stable Diffusion checkpoint",
-            choices=checkpoint_titles(engine),
-            value=current_title(engine),
+            choices=checkpoint_choices(engine),
+            value=current_name(engine),
             elem_id="setting_sd_model_checkpoint",
             scale=4,
         )
         refresh = gr.Button("↻", elem_id="refresh_sd_model_checkpoint", scale=0, min_width=48)
         message = gr.HTML(elem_id="checkpoint_message")
 
-    def switch(title):
-        if not title:
+    def switch(name):
+        if not name:
             return message_html("")
         try:
-            engine.submit_model_switch(title).outcome()
+            model = engine.submit_model_switch(name).outcome()
         except (LookupError, RuntimeError, ValueError) as error:
             return message_html(str(error), "error")
-        return message_html(f"Loaded {title}")
+        return message_html(f"Loaded {engine.models.title(model.info)}")
 
     def refresh_choices():
-        titles = checkpoint_titles(engine)
-        return gr.Dropdown(choices=titles, value=current_title(engine)), message_html(
-            f"{len(titles)} checkpoint(s) found" if titles else _no_checkpoint_text(engine),
-            "info" if titles else "error",
-        )
+        choices = checkpoint_choices(engine)
+        dropdown_update = gr.Dropdown(choices=choices, value=current_name(engine))
+        if not choices:
+            return dropdown_update, message_html(_no_checkpoint_text(engine), "error")
+        return dropdown_update, message_html("")
 
     # .input, not .change: only a user's pick loads a model, not a refreshed list.
     dropdown.input(switch, inputs=dropdown, outputs=message, concurrency_limit=None)

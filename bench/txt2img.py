@@ -1,0 +1,107 @@
+"""Our txt2img engine against plain diffusers StableDiffusionPipeline, same model, same run.
+
+    venv/bin/python bench/txt2img.py [--steps 20] [--size 512] [--repeats 5] [--sampler "Euler a"]
+
+Uses the tiny random-weight SD 1.x test model (built in a temp folder). Both paths get the
+same prompt, sampler, steps, size, CFG and seed; runs alternate so drift hits both alike.
+Prints the median seconds per image of each, the largest pixel difference between the two
+images, and last `ratio <ours/diffusers>`.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sampler", default="Euler a")
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    from modules.config.flags import parse_flags
+    from modules.engine import Engine
+    from modules.processing.request import Txt2ImgRequest
+    from modules.sampling import catalog
+    from tests.fixtures.tiny_model import save_single_file
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    checkpoint = save_single_file(work / "models" / "Stable-diffusion" / "tiny.safetensors")
+    engine = Engine.from_flags(parse_flags(["--data-dir", str(work)]))
+    model = engine.models.get(None)
+    spec, schedule = catalog.resolve(args.sampler)
+    pipe = StableDiffusionPipeline(
+        vae=model.vae,
+        text_encoder=model.text_encoder,
+        tokenizer=model.tokenizer,
+        unet=model.unet,
+        scheduler=spec.build(model.scheduler_config, schedule),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    prompt, negative, seed, cfg = "a red circle on a white background", "blurry", 1234, 7.0
+    request = Txt2ImgRequest(
+        prompt=prompt,
+        negative_prompt=negative,
+        steps=args.steps,
+        sampler_name=spec.name,
+        scheduler=schedule,
+        cfg_scale=cfg,
+        width=args.size,
+        height=args.size,
+        seed=seed,
+        save_images=False,
+    )
+
+    def ours():
+        return np.asarray(engine.submit_txt2img(request).outcome().images[0].image)
+
+    def theirs():
+        generator = [torch.Generator("cpu").manual_seed(seed)]
+        image = pipe(
+            prompt,
+            negative_prompt=negative,
+            num_inference_steps=args.steps,
+            guidance_scale=cfg,
+            width=args.size,
+            height=args.size,
+            generator=generator,
+        ).images[0]
+        return np.asarray(image)
+
+    ours(), theirs()  # warm-up: first calls pay for allocations and lazy imports
+    times = {"ours": [], "diffusers": []}
+    images = {}
+    for _ in range(args.repeats):
+        for name, fn in (("ours", ours), ("diffusers", theirs)):
+            start = time.perf_counter()
+            images[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    diff = np.abs(images["ours"].astype(int) - images["diffusers"].astype(int)).max()
+    print(f"model {checkpoint.name}, {spec.name}/{schedule}, {args.steps} steps, {args.size}x{args.size}, CFG {cfg}")
+    print(f"torch threads {torch.get_num_threads()}, repeats {args.repeats}")
+    print(f"ours      median {medians['ours']:.3f} s/image")
+    print(f"diffusers median {medians['diffusers']:.3f} s/image")
+    print(f"max pixel difference ours vs diffusers: {diff}")
+    print(f"ratio {medians['ours'] / medians['diffusers']:.3f}")
+    engine.queue.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -100,3 +100,23 @@ def test_size_not_a_multiple_of_8_is_rounded_with_a_message(ui_server, page):
     page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('rounded')", timeout=60_000)
     assert "Size: 96x512" in page.inner_text("#html_info_txt2img")
     assert page.inner_text("#txt2img_message") == "width 100 is not a multiple of 8: used 96"
+
+
+def test_progress_bar_shows_steps_and_interrupt_stops_the_job(ui_server, page):
+    page.goto(ui_server.url + "/")
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    page.fill("#txt2img_prompt textarea", "long one")
+    steps = page.locator("#txt2img_steps input[type=number]")
+    steps.fill("150")
+    steps.press("Enter")
+    page.click("#txt2img_generate")
+    page.wait_for_selector("#txt2img_progress .sd-progress", timeout=60_000)
+    page.wait_for_function(
+        "/Step [1-9]\\d*\\/150/.test(document.querySelector('#txt2img_progress').innerText)", timeout=60_000
+    )
+    page.click("#txt2img_interrupt")
+    page.wait_for_function(
+        "document.querySelector('#txt2img_message').innerText.includes('Interrupted')", timeout=30_000
+    )
+    assert page.inner_text("#txt2img_message") == "Interrupted: 1 image(s) made"
+    assert page.locator("#txt2img_gallery img").count() >= 1

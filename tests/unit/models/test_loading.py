@@ -66,3 +66,16 @@ def test_embedded_config_is_written_once_to_the_cache(tiny_single_file, tmp_path
     unet_config = json.loads((folder / "unet" / "config.json").read_text())
     assert unet_config["block_out_channels"] == [32, 64]
     assert config_folder_for(tiny_single_file, tmp_path) == folder
+
+
+def test_ckpt_flag_picks_the_default_and_switching_replaces_the_loaded_model(tiny_models, tmp_path):
+    dirs = (tiny_models / "Stable-diffusion",)
+    manager = ModelManager(dirs, tmp_path, DevicePolicy.cpu, preferred="tiny-diffusers")
+    assert manager.default_checkpoint().name == "tiny-diffusers"
+    first = manager.get()
+    assert first.info.is_diffusers_folder and manager.get() is first
+    second = manager.get("tiny.safetensors")
+    assert manager.loaded is second and not second.info.is_diffusers_folder
+    assert second.sha256 == hashlib.sha256((dirs[0] / "tiny.safetensors").read_bytes()).hexdigest()
+    with pytest.raises(LookupError, match="not found"):
+        manager.get("nothing-here")

@@ -1,0 +1,36 @@
+"""launch.py's install decision: reinstall exactly when what decides the install changes."""
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_launch():
+    spec = importlib.util.spec_from_file_location("launch_under_test", REPO / "launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stamp_changes_with_pins_and_torch_command(tmp_path, monkeypatch):
+    launch = load_launch()
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.16.0\n")
+    monkeypatch.delenv("TORCH_COMMAND", raising=False)
+    first = launch.stamp_for([requirements])
+    assert launch.stamp_for([requirements]) == first
+    requirements.write_text("six==1.17.0\n")
+    assert launch.stamp_for([requirements]) != first
+    requirements.write_text("six==1.16.0\n")
+    monkeypatch.setenv("TORCH_COMMAND", "pip install torch==2.13.0 --index-url somewhere")
+    assert launch.stamp_for([requirements]) != first
+
+
+def test_torch_command_uses_the_venv_pip_and_the_cpu_pin_by_default(monkeypatch):
+    launch = load_launch()
+    monkeypatch.delenv("TORCH_COMMAND", raising=False)
+    assert launch.torch_command() == [str(launch.VENV_PYTHON), "-m", "pip", "install", "torch==2.13.0"]
+    requirements = (REPO / "requirements.txt").read_text().split()
+    assert requirements[0] == "torch==2.13.0"
+    assert all("==" in line for line in requirements)  # everything pinned

@@ -4,41 +4,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modules.processing.request import MAX_SIZE, MAX_STEPS, MIN_SIZE, Txt2ImgRequest
+from modules.processing.request import GenerationKnobs, Steps, Txt2ImgRequest
 
 
-class Txt2ImgBody(BaseModel):
+class Txt2ImgBody(GenerationKnobs):
     model_config = ConfigDict(extra="ignore")
 
-    prompt: str = ""
-    negative_prompt: str = ""
-    steps: int = Field(50, ge=1, le=MAX_STEPS)
+    steps: Steps = 50  # A1111's API default
     sampler_name: str | None = None
     sampler_index: str = "Euler"  # older clients name the sampler here
     scheduler: str | None = None
-    cfg_scale: float = Field(7.0, ge=1.0, le=30.0)
-    width: int = Field(512, ge=MIN_SIZE, le=MAX_SIZE)
-    height: int = Field(512, ge=MIN_SIZE, le=MAX_SIZE)
-    seed: int = Field(-1, ge=-1, le=2**32 - 1)
-    batch_size: int = Field(1, ge=1, le=8)
-    n_iter: int = Field(1, ge=1, le=100)
     send_images: bool = True
     save_images: bool = False  # A1111's API default: clients opt in to files on disk
     override_settings: dict[str, Any] = Field(default_factory=dict)
 
     def to_request(self) -> Txt2ImgRequest:
         return Txt2ImgRequest(
-            prompt=self.prompt,
-            negative_prompt=self.negative_prompt,
+            **self.model_dump(include=set(GenerationKnobs.model_fields)),
             steps=self.steps,
             sampler_name=self.sampler_name or self.sampler_index,
             scheduler=self.scheduler or "Automatic",
-            cfg_scale=self.cfg_scale,
-            width=self.width,
-            height=self.height,
-            seed=self.seed,
-            batch_size=self.batch_size,
-            n_iter=self.n_iter,
             checkpoint=self.override_settings.get("sd_model_checkpoint") or None,
             save_images=self.save_images,
         )

@@ -1,5 +1,7 @@
 """The one typed request that the UI and the API both build."""
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from modules.sampling import catalog
@@ -8,21 +10,34 @@ MAX_STEPS = 150
 MIN_SIZE, MAX_SIZE = 64, 2048
 SIZE_MULTIPLE = 8
 
+# The limits of each knob, shared by every request type (UI, API) so they cannot drift apart.
+Steps = Annotated[int, Field(ge=1, le=MAX_STEPS)]
+CfgScale = Annotated[float, Field(ge=1.0, le=30.0)]
+Size = Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)]
+Seed = Annotated[int, Field(ge=-1, le=2**32 - 1)]
+BatchSize = Annotated[int, Field(ge=1, le=8)]
+BatchCount = Annotated[int, Field(ge=1, le=100)]
 
-class Txt2ImgRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class GenerationKnobs(BaseModel):
+    """The knobs every way of asking for a picture shares, with one set of limits."""
 
     prompt: str = ""
     negative_prompt: str = ""
-    steps: int = Field(20, ge=1, le=MAX_STEPS)
+    cfg_scale: CfgScale = 7.0
+    width: Size = 512
+    height: Size = 512
+    seed: Seed = -1
+    batch_size: BatchSize = 1
+    n_iter: BatchCount = 1
+
+
+class Txt2ImgRequest(GenerationKnobs):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: Steps = 20
     sampler_name: str = catalog.DEFAULT_SAMPLER
     scheduler: str = "Automatic"
-    cfg_scale: float = Field(7.0, ge=1.0, le=30.0)
-    width: int = Field(512, ge=MIN_SIZE, le=MAX_SIZE)
-    height: int = Field(512, ge=MIN_SIZE, le=MAX_SIZE)
-    seed: int = Field(-1, ge=-1, le=2**32 - 1)
-    batch_size: int = Field(1, ge=1, le=8)
-    n_iter: int = Field(1, ge=1, le=100)
     checkpoint: str | None = None  # None: the loaded (or default) checkpoint
     save_images: bool = True
 

@@ -20,6 +20,18 @@ BROWSER_FLAGS = [
 pytestmark = pytest.mark.browser
 
 
+def open_ui(page, server) -> None:
+    page.goto(server.url + "/")
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Type into a slider's number box and commit it, as a user does."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory, tiny_single_file):
     if CHROMIUM is None:
@@ -46,14 +58,11 @@ def page(ui_server):
 
 
 def test_generate_shows_the_image_and_saves_it_with_infotext(ui_server, page):
-    page.goto(ui_server.url + "/")
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    open_ui(page, ui_server)
     page.fill("#txt2img_prompt textarea", "a yellow triangle")
     page.fill("#txt2img_neg_prompt textarea", "noise")
-    for slider, value in (("#txt2img_steps", "6"), ("#txt2img_width", "128"), ("#txt2img_height", "96")):
-        box = page.locator(f"{slider} input[type=number]")
-        box.fill(value)
-        box.press("Enter")
+    for elem_id, value in (("txt2img_steps", 6), ("txt2img_width", 128), ("txt2img_height", 96)):
+        set_number(page, elem_id, value)
     seed = page.locator("#txt2img_seed input")
     seed.fill("1234")
     seed.press("Tab")
@@ -87,15 +96,10 @@ def test_generate_shows_the_image_and_saves_it_with_infotext(ui_server, page):
 
 
 def test_size_not_a_multiple_of_8_is_rounded_with_a_message(ui_server, page):
-    page.goto(ui_server.url + "/")
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
-    width = page.locator("#txt2img_width input[type=number]")
-    width.fill("100")
-    width.press("Enter")
+    open_ui(page, ui_server)
+    set_number(page, "txt2img_width", 100)
     page.fill("#txt2img_prompt textarea", "rounded")
-    steps = page.locator("#txt2img_steps input[type=number]")
-    steps.fill("2")
-    steps.press("Enter")
+    set_number(page, "txt2img_steps", 2)
     page.click("#txt2img_generate")
     page.wait_for_function("document.querySelector('#html_info_txt2img').innerText.includes('rounded')", timeout=60_000)
     assert "Size: 96x512" in page.inner_text("#html_info_txt2img")
@@ -103,12 +107,9 @@ def test_size_not_a_multiple_of_8_is_rounded_with_a_message(ui_server, page):
 
 
 def test_progress_bar_shows_steps_and_interrupt_stops_the_job(ui_server, page):
-    page.goto(ui_server.url + "/")
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    open_ui(page, ui_server)
     page.fill("#txt2img_prompt textarea", "long one")
-    steps = page.locator("#txt2img_steps input[type=number]")
-    steps.fill("150")
-    steps.press("Enter")
+    set_number(page, "txt2img_steps", 150)
     page.click("#txt2img_generate")
     page.wait_for_selector("#txt2img_progress .sd-progress", timeout=60_000)
     page.wait_for_function(

@@ -126,3 +126,27 @@ def test_no_checkpoint_is_a_clear_error(tmp_path):
         assert "Stable-diffusion" in response.json()["detail"]
     finally:
         running.stop()
+
+
+def test_progress_and_interrupt_over_the_api(server):
+    import threading
+    import time
+
+    body = {"prompt": "slow", "steps": 150, "width": 256, "height": 256, "seed": 9}
+    answer = {}
+    worker = threading.Thread(target=lambda: answer.update(response=post(server, body)))
+    worker.start()
+    deadline = time.time() + 60
+    progress = {}
+    while time.time() < deadline:
+        progress = requests.get(server.url + "/sdapi/v1/progress", timeout=10).json()
+        if progress["state"]["sampling_step"] >= 1:
+            break
+        time.sleep(0.05)
+    assert progress["state"]["sampling_steps"] == 150 and 0 < progress["progress"] < 1
+    assert requests.post(server.url + "/sdapi/v1/interrupt", timeout=10).status_code == 200
+    worker.join(60)
+    info = json.loads(answer["response"].json()["info"])
+    assert info["interrupted"] is True and len(answer["response"].json()["images"]) == 1
+    idle = requests.get(server.url + "/sdapi/v1/progress", timeout=10).json()
+    assert idle["progress"] == 0 and idle["state"]["sampling_step"] == 0

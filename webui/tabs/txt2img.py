@@ -48,8 +48,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
             cfg = gr.Slider(1.0, 30.0, value=7.0, step=0.5, label="CFG Scale", elem_id="txt2img_cfg_scale")
             with gr.Row():
                 seed = gr.Number(label="Seed", value=-1, precision=0, elem_id="txt2img_seed", scale=4)
-                random_seed = gr.Button("Random", elem_id="txt2img_random_seed", scale=0, min_width=72)
-                reuse_seed = gr.Button("Reuse", elem_id="txt2img_reuse_seed", scale=0, min_width=72)
+                random_seed = gr.Button("Random", elem_id="txt2img_random_seed", scale=0, min_width=72, size="sm")
+                reuse_seed = gr.Button("Reuse", elem_id="txt2img_reuse_seed", scale=0, min_width=72, size="sm")
         with gr.Column(scale=1):
             gallery = gr.Gallery(
                 label="Output", elem_id="txt2img_gallery", columns=2, format="png", interactive=False, height=512

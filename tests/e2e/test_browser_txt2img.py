@@ -87,6 +87,11 @@ def test_generate_shows_the_image_and_saves_it_with_infotext(ui_server, page):
         6,
         1234,
     )
+    page.click("#txt2img_random_seed")
+    page.wait_for_function("document.querySelector('#txt2img_seed input').value === '-1'", timeout=10_000)
+    page.click("#txt2img_reuse_seed")
+    page.wait_for_function("document.querySelector('#txt2img_seed input').value === '1234'", timeout=10_000)
+
     page.reload()
     page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
     page.wait_for_function(

@@ -127,3 +127,25 @@ def pipeline_to_ldm(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
     state.update(vae_to_ldm(vae.state_dict(), dict(vae.config)))
     state.update(text_encoder_to_ldm(text_encoder.state_dict()))
     return {k: v.detach().contiguous() for k, v in state.items()}
+
+
+def save_single_file(unet, vae, text_encoder, path, dtype=None) -> None:
+    """One original-layout .safetensors with the diffusers configs embedded in its metadata,
+    so the loader rebuilds models of any size from the file alone. Written atomically."""
+    import json
+    import os
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    from modules.models.loading import EMBEDDED_CONFIG_KEY
+
+    state = pipeline_to_ldm(unet, vae, text_encoder)
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    configs = {"unet": dict(unet.config), "vae": dict(vae.config), "text_encoder": text_encoder.config.to_dict()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(state, os.fspath(tmp), metadata={EMBEDDED_CONFIG_KEY: json.dumps(configs, default=str)})
+    os.replace(tmp, path)

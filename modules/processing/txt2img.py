@@ -1,5 +1,7 @@
 """Run a txt2img request to a result on a given engine."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from PIL import Image
@@ -19,16 +21,6 @@ def run(request: Txt2ImgRequest, engine, job) -> GenerationResult:
     sampler, schedule = catalog.resolve(request.sampler_name, request.scheduler)
     model = engine.models.get(request.checkpoint)
     base_seed = noise.pick_seed(request.seed)
-    device = model.unet.device
-    dtype = model.unet.dtype
-
-    cond = encode_prompt(model, request.prompt).to(dtype)
-    uncond = encode_prompt(model, request.negative_prompt).to(dtype) if request.cfg_scale != 1 else None
-    latent_shape = (
-        model.latent_channels,
-        request.height // model.vae_scale_factor,
-        request.width // model.vae_scale_factor,
-    )
     result = GenerationResult(
         images=[],
         prompt=request.prompt,
@@ -45,29 +37,22 @@ def run(request: Txt2ImgRequest, engine, job) -> GenerationResult:
         model_hash=model.short_hash,
         warnings=warnings,
     )
+    conditioning = encode_conditioning(model, request.prompt, request.negative_prompt, request.cfg_scale)
     job.set_total(request.n_iter, request.steps)
     for batch_index in range(request.n_iter):
         if job.should_stop():
             result.interrupted = True
             break
         seeds = [base_seed + batch_index * request.batch_size + i for i in range(request.batch_size)]
-        generators = noise.generators_for(seeds)
-        inputs = DenoiseInputs(
-            latents=noise.initial_noise(generators, latent_shape).to(device, dtype),
-            cond=cond,
-            uncond=uncond,
-            cfg_scale=request.cfg_scale,
-            generators=generators,
-        )
-        latents, stopped = denoise(
-            model.unet,
-            sampler.build(model.scheduler_config, schedule),
-            inputs,
-            request.steps,
+        images, stopped = sample_images(
+            model,
+            conditioning,
+            seeds,
+            SamplingParams(request.steps, sampler, schedule, request.cfg_scale, request.width, request.height),
             on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
             should_stop=job.should_stop,
         )
-        for seed, image in zip(seeds, decode_latents(model, latents), strict=True):
+        for seed, image in zip(seeds, images, strict=True):
             infotext = build_infotext(request.prompt, request.negative_prompt, infotext_params(result, seed))
             path = None
             if request.save_images:
@@ -77,6 +62,47 @@ def run(request: Txt2ImgRequest, engine, job) -> GenerationResult:
             result.interrupted = True
             break
     return result
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    steps: int
+    sampler: catalog.SamplerSpec
+    schedule: str
+    cfg_scale: float
+    width: int
+    height: int
+
+
+def encode_conditioning(model, prompt: str, negative_prompt: str, cfg_scale: float):
+    """(cond, uncond); uncond is None at CFG 1, where the unconditional pass is skipped."""
+    dtype = model.unet.dtype
+    cond = encode_prompt(model, prompt).to(dtype)
+    uncond = encode_prompt(model, negative_prompt).to(dtype) if cfg_scale != 1 else None
+    return cond, uncond
+
+
+def sample_images(model, conditioning, seeds: list[int], params: SamplingParams, on_step=None, should_stop=None):
+    """One batch, one image per seed: (images, stopped_early). Shared by txt2img and evaluations."""
+    cond, uncond = conditioning
+    generators = noise.generators_for(seeds)
+    shape = (model.latent_channels, params.height // model.vae_scale_factor, params.width // model.vae_scale_factor)
+    inputs = DenoiseInputs(
+        latents=noise.initial_noise(generators, shape).to(model.unet.device, model.unet.dtype),
+        cond=cond,
+        uncond=uncond,
+        cfg_scale=params.cfg_scale,
+        generators=generators,
+    )
+    latents, stopped = denoise(
+        model.unet,
+        params.sampler.build(model.scheduler_config, params.schedule),
+        inputs,
+        params.steps,
+        on_step=on_step or (lambda step, total: None),
+        should_stop=should_stop or (lambda: False),
+    )
+    return decode_latents(model, latents), stopped
 
 
 def infotext_params(result: GenerationResult, seed: int) -> dict:

@@ -1,0 +1,1 @@
+"""Training: the trainer, procedural datasets and the demo model recipe."""

@@ -28,7 +28,13 @@ class Engine:
 
             return DevicePolicy.from_flags(flags)
 
-        models = ModelManager(paths.checkpoint_dirs, paths.cache_dir, device_policy, preferred=flags.ckpt)
+        models = ModelManager(
+            paths.checkpoint_dirs,
+            paths.cache_dir,
+            device_policy,
+            preferred=flags.ckpt,
+            bundled=paths.bundled_checkpoints,
+        )
         return cls(paths=paths, models=models, queue=JobQueue(), saver=ImageSaver())
 
     def submit_txt2img(self, request: Txt2ImgRequest) -> Job:

@@ -16,12 +16,14 @@ class DevicePolicy:
         if flags.threads:
             torch.set_num_threads(flags.threads)
         if "all" in use_cpu or not torch.cuda.is_available():
-            # fp32 on CPU: without hardware bf16/fp16 the half types are many times slower.
-            return cls(device=torch.device("cpu"), dtype=torch.float32)
+            return cls.cpu()
         index = int(flags.device_id) if flags.device_id is not None else torch.cuda.current_device()
         dtype = torch.float32 if flags.no_half else torch.float16
         return cls(device=torch.device("cuda", index), dtype=dtype)
 
     @classmethod
     def cpu(cls) -> "DevicePolicy":
+        # fp32 on CPU: without hardware bf16/fp16 the half types are many times slower.
+        # Subnormal floats are too (~15x here), and small trained models produce them.
+        torch.set_flush_denormal(True)
         return cls(device=torch.device("cpu"), dtype=torch.float32)

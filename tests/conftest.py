@@ -30,7 +30,7 @@ def tiny_single_file(tmp_path_factory) -> Path:
 
 
 def make_engine(data_dir: Path, *extra: str) -> Engine:
-    return Engine.from_flags(parse_flags(["--data-dir", str(data_dir), *extra]))
+    return Engine.from_flags(parse_flags(["--no-demo-model", "--data-dir", str(data_dir), *extra]))
 
 
 @pytest.fixture(scope="session")

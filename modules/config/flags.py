@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device-id", default=None, help="CUDA device index to use")
     parser.add_argument("--no-half", action="store_true", help="keep models in fp32 on GPUs too")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    parser.add_argument(
+        "--no-demo-model", action="store_true", help="do not list the bundled demo model beside your checkpoints"
+    )
     parser.add_argument("--no-model-preload", action="store_true", help="load the checkpoint on first use")
     return parser
 

@@ -3,7 +3,10 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from modules.models.discovery import DEMO_CHECKPOINT_NAME
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BUNDLED_DEMO_MODEL = REPO_ROOT / "models" / "Stable-diffusion" / DEMO_CHECKPOINT_NAME
 
 
 @dataclass(frozen=True)
@@ -12,6 +15,7 @@ class Paths:
     models_dir: Path
     outputs_dir: Path
     extra_checkpoint_dirs: tuple[Path, ...] = ()
+    bundled_checkpoints: tuple[Path, ...] = ()
 
     @classmethod
     def from_flags(cls, flags) -> "Paths":
@@ -19,7 +23,8 @@ class Paths:
         models_dir = Path(flags.models_dir).expanduser().resolve() if flags.models_dir else data_dir / "models"
         outputs_dir = Path(flags.outdir).expanduser().resolve() if flags.outdir else data_dir / "outputs"
         extra = (Path(flags.ckpt_dir).expanduser().resolve(),) if flags.ckpt_dir else ()
-        return cls(data_dir=data_dir, models_dir=models_dir, outputs_dir=outputs_dir, extra_checkpoint_dirs=extra)
+        bundled = () if flags.no_demo_model else (BUNDLED_DEMO_MODEL,)
+        return cls(data_dir, models_dir, outputs_dir, extra_checkpoint_dirs=extra, bundled_checkpoints=bundled)
 
     @property
     def checkpoint_dirs(self) -> tuple[Path, ...]:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SINGLE_FILE_SUFFIXES = (".safetensors",)
+# The bundled demo model (see config.paths): listed like any other, but a user's own is preferred.
+DEMO_CHECKPOINT_NAME = "sd-studio-demo.safetensors"
 
 
 @dataclass(frozen=True)
@@ -12,6 +14,10 @@ class CheckpointInfo:
     path: Path
     name: str  # relative to its checkpoint folder, as A1111 shows it: "sub/model.safetensors"
     is_diffusers_folder: bool
+
+    @property
+    def is_demo(self) -> bool:
+        return self.path.name == DEMO_CHECKPOINT_NAME
 
     @property
     def model_name(self) -> str:
@@ -26,8 +32,12 @@ def is_diffusers_folder(path: Path) -> bool:
     return path.is_dir() and (path / "model_index.json").is_file() and (path / "unet").is_dir()
 
 
-def find_checkpoints(folders: tuple[Path, ...]) -> list[CheckpointInfo]:
+def find_checkpoints(folders: tuple[Path, ...], files: tuple[Path, ...] = ()) -> list[CheckpointInfo]:
+    """Checkpoints in `folders` (recursively) plus single `files` (bundled models), once each."""
     found: dict[Path, CheckpointInfo] = {}
+    for file in files:
+        if file.is_file():
+            found[file.resolve()] = CheckpointInfo(file.resolve(), file.name, False)
     for folder in folders:
         if not folder.is_dir():
             continue

@@ -164,3 +164,22 @@ def _materialize_embedded_config(text: str, cache_dir: Path) -> Path:
     # model_index.json last: its presence marks the folder complete.
     write_text_atomic(folder / "model_index.json", (SD1_CONFIG_DIR / "model_index.json").read_text(encoding="utf-8"))
     return folder
+
+
+def native_resolution(info: CheckpointInfo) -> int:
+    """The image side a model was trained at (UNet sample size x VAE stride), read from configs
+    only: cheap enough to set the UI's default size without loading weights."""
+    try:
+        if info.is_diffusers_folder:
+            unet = json.loads((info.path / "unet" / "config.json").read_text(encoding="utf-8"))
+            vae = json.loads((info.path / "vae" / "config.json").read_text(encoding="utf-8"))
+        else:
+            with safe_open(os.fspath(info.path), framework="pt") as handle:
+                embedded = (handle.metadata() or {}).get(EMBEDDED_CONFIG_KEY)
+            if embedded is None:
+                return 512  # SD 1.x
+            configs = json.loads(embedded)
+            unet, vae = configs["unet"], configs["vae"]
+        return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
+    except Exception:  # an unreadable header or config: assume SD 1.x, loading will say what is wrong
+        return 512

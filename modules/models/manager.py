@@ -16,8 +16,16 @@ class UnknownCheckpointError(LookupError):
 
 
 class ModelManager:
-    def __init__(self, checkpoint_dirs: tuple[Path, ...], cache_dir: Path, policy_factory, preferred: str | None = None):
+    def __init__(
+        self,
+        checkpoint_dirs: tuple[Path, ...],
+        cache_dir: Path,
+        policy_factory,
+        preferred: str | None = None,
+        bundled: tuple[Path, ...] = (),
+    ):
         self._dirs = checkpoint_dirs
+        self._bundled = bundled
         self._cache_dir = cache_dir
         self._policy_factory = policy_factory  # called on first load: importing torch is not free
         self._policy = None
@@ -28,7 +36,7 @@ class ModelManager:
 
     # --- listing -------------------------------------------------------------------
     def checkpoints(self) -> list[CheckpointInfo]:
-        return find_checkpoints(self._dirs)
+        return find_checkpoints(self._dirs, self._bundled)
 
     def cached_short_hash(self, info: CheckpointInfo) -> str | None:
         value = self._hashes.cached_sha256(info.path)
@@ -57,7 +65,8 @@ class ModelManager:
                 f"No checkpoint found. Put an SD 1.x .safetensors file or a diffusers model folder in {where}, "
                 "then press the refresh button next to the checkpoint list."
             )
-        return found[0]
+        users_own = [info for info in found if not info.is_demo]
+        return (users_own or found)[0]
 
     def resolve(self, wanted: str | None) -> CheckpointInfo:
         if not wanted:

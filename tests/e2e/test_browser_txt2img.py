@@ -40,7 +40,7 @@ def ui_server(tmp_path_factory, tiny_single_file):
         pytest.skip("Debian chromium is not installed")
     data_dir = tmp_path_factory.mktemp("ui-data")
     shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    running = RunningServer(["--data-dir", str(data_dir)], data_dir / "server.log")
+    running = RunningServer(["--no-demo-model", "--data-dir", str(data_dir)], data_dir / "server.log")
     running.data_dir = data_dir
     yield running
     running.stop()

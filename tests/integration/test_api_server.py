@@ -19,7 +19,9 @@ from tests.server import RunningServer
 def server(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("api-data")
     shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    running = RunningServer(["--api", "--nowebui", "--data-dir", str(data_dir)], data_dir / "server.log")
+    running = RunningServer(
+        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(data_dir)], data_dir / "server.log"
+    )
     running.data_dir = data_dir
     yield running
     running.stop()
@@ -118,7 +120,9 @@ def test_models_samplers_and_schedulers(server):
 
 
 def test_no_checkpoint_is_a_clear_error(tmp_path):
-    running = RunningServer(["--api", "--nowebui", "--data-dir", str(tmp_path)], tmp_path / "server.log")
+    running = RunningServer(
+        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(tmp_path)], tmp_path / "server.log"
+    )
     try:
         response = post(running, {"steps": 1})
         assert response.status_code == 503

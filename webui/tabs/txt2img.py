@@ -12,7 +12,18 @@ from webui.components.progress import message_html, progress_html
 POLL_SECONDS = 0.25
 
 
+def default_size(engine: Engine) -> int:
+    """The default checkpoint's own training size: a small model looks right only near it."""
+    from modules.models.loading import native_resolution
+
+    try:
+        return native_resolution(engine.models.default_checkpoint())
+    except LookupError:
+        return 512
+
+
 def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
+    size = default_size(engine)
     with gr.Row(elem_id="txt2img_toprow"):
         with gr.Column(scale=6):
             prompt = gr.Textbox(label="Prompt", lines=3, elem_id="txt2img_prompt", placeholder="Prompt")
@@ -40,8 +51,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
             steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Sampling steps", elem_id="txt2img_steps")
             with gr.Row():
                 with gr.Column(scale=4):
-                    width = gr.Slider(MIN_SIZE, MAX_SIZE, value=512, step=8, label="Width", elem_id="txt2img_width")
-                    height = gr.Slider(MIN_SIZE, MAX_SIZE, value=512, step=8, label="Height", elem_id="txt2img_height")
+                    width = gr.Slider(MIN_SIZE, MAX_SIZE, value=size, step=8, label="Width", elem_id="txt2img_width")
+                    height = gr.Slider(MIN_SIZE, MAX_SIZE, value=size, step=8, label="Height", elem_id="txt2img_height")
                 with gr.Column(scale=1, min_width=120):
                     batch_count = gr.Slider(1, 100, value=1, step=1, label="Batch count", elem_id="txt2img_batch_count")
                     batch_size = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="txt2img_batch_size")

@@ -24,6 +24,10 @@ class DevicePolicy:
     @classmethod
     def cpu(cls) -> "DevicePolicy":
         # fp32 on CPU: without hardware bf16/fp16 the half types are many times slower.
-        # Subnormal floats are too (~15x here), and small trained models produce them.
-        torch.set_flush_denormal(True)
         return cls(device=torch.device("cpu"), dtype=torch.float32)
+
+
+def prepare_compute_thread() -> None:
+    """Per-thread CPU settings for a thread about to run models (the flag lives in each
+    thread's FPU state): flush subnormal floats, which are ~15x slower on CPUs."""
+    torch.set_flush_denormal(True)

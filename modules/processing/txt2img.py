@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from modules.images.infotext import build_infotext
+from modules.memory import prepare_compute_thread
 from modules.processing.request import Txt2ImgRequest
 from modules.processing.result import GeneratedImage, GenerationResult
 from modules.prompts.conditioning import encode_prompt
@@ -84,6 +85,7 @@ def encode_conditioning(model, prompt: str, negative_prompt: str, cfg_scale: flo
 
 def sample_images(model, conditioning, seeds: list[int], params: SamplingParams, on_step=None, should_stop=None):
     """One batch, one image per seed: (images, stopped_early). Shared by txt2img and evaluations."""
+    prepare_compute_thread()
     cond, uncond = conditioning
     generators = noise.generators_for(seeds)
     shape = (model.latent_channels, params.height // model.vae_scale_factor, params.width // model.vae_scale_factor)

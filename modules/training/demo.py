@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 from modules.config.paths import BUNDLED_DEMO_MODEL, REPO_ROOT
+from modules.memory import prepare_compute_thread
 from modules.training import shapes
 
 DEMO_FILE = BUNDLED_DEMO_MODEL
 IMAGE_SIZE = 128
-SHIPPED_CFG = 5.0
+SHIPPED_CFG = 7.0  # the app's default; the quick evaluations of the shipped run used 5
 
 VAE_CONFIG = {
     "in_channels": 3,
@@ -155,7 +156,7 @@ def build_text_models(seed: int = 0):
     return UNet2DConditionModel(**UNET_CONFIG), CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG))
 
 
-def stage_unet(work: Path, data: CachedLatents, steps: int, batch: int, eval_every: int, log):
+def stage_unet(work: Path, data: CachedLatents, steps: int, batch: int, eval_every: int, log, train: bool = True):
     from diffusers import DDPMScheduler
     from transformers import CLIPTokenizer
 
@@ -179,7 +180,8 @@ def stage_unet(work: Path, data: CachedLatents, steps: int, batch: int, eval_eve
         held, _ = evaluate(model, evaluation_scenes(24, held_out=True), settings)
         return f"step {t.step}: " + format_scores("seen", seen) + " | " + format_scores("held-out", held)
 
-    trainer.train(quick_eval, every=eval_every)
+    if train:
+        trainer.train(quick_eval, every=eval_every)
     return trainer
 
 
@@ -223,9 +225,9 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--out", type=Path, default=DEMO_FILE)
+    parser.add_argument("--export-only", action="store_true", help="export the latest checkpoint, train nothing")
     args = parser.parse_args(argv)
-    # Tiny activations late in training turn subnormal, and CPUs are ~15x slower on those.
-    torch.set_flush_denormal(True)
+    prepare_compute_thread()  # tiny activations late in training turn subnormal: ~15x slower
     args.work_dir.mkdir(parents=True, exist_ok=True)
     began = time.time()
 
@@ -234,7 +236,9 @@ def main(argv=None) -> None:
 
     stage_vae(args.work_dir, args.vae_steps, log)
     data = stage_cache(args.work_dir, args.cache_scenes, log)
-    trainer = stage_unet(args.work_dir, data, args.unet_steps, args.batch_size, args.eval_every, log)
+    trainer = stage_unet(
+        args.work_dir, data, args.unet_steps, args.batch_size, args.eval_every, log, train=not args.export_only
+    )
     stage_export(args.work_dir, trainer, args.out, log)
     log("done")
 

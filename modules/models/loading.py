@@ -8,7 +8,7 @@ its detected family. Nothing is ever fetched from a hub.
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ class LoadedModel:
     text_encoder: Any
     tokenizer: Any
     scheduler_config: dict
-    extras: dict = field(default_factory=dict)
 
     @property
     def short_hash(self) -> str:

@@ -235,7 +235,8 @@ def main(argv=None) -> None:
         print(f"[demo {time.strftime('%H:%M:%S')} +{(time.time() - began) / 60:.1f} min] {message}", flush=True)
 
     stage_vae(args.work_dir, args.vae_steps, log)
-    data = stage_cache(args.work_dir, args.cache_scenes, log)
+    # Exporting needs no training data: skip loading the latent cache.
+    data = None if args.export_only else stage_cache(args.work_dir, args.cache_scenes, log)
     trainer = stage_unet(
         args.work_dir, data, args.unet_steps, args.batch_size, args.eval_every, log, train=not args.export_only
     )

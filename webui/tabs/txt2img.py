@@ -1,5 +1,7 @@
 """The txt2img tab, laid out as A1111 users know it."""
 
+import html
+
 import gradio as gr
 from pydantic import ValidationError
 
@@ -127,6 +129,4 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
 
 
 def _infotext_html(text: str) -> str:
-    import html
-
     return f'<div class="infotext">{html.escape(text).replace(chr(10), "<br>")}</div>'

@@ -49,10 +49,8 @@ class Engine:
         """Switching goes through the queue too, so it never swaps weights under a running job."""
         return self.queue.submit(lambda job: self.models.get(wanted), description=f"load {wanted}")
 
-    def preload(self) -> Job | None:
-        """Load the default checkpoint in the background so the first Generate is fast."""
-        try:
-            self.models.default_checkpoint()
-        except LookupError:
-            return None
+    def preload(self) -> Job:
+        """Load the default checkpoint in the background so the first Generate is fast.
+        Raises LookupError (saying where to put one) when there is no checkpoint."""
+        self.models.default_checkpoint()
         return self.queue.submit(lambda job: self.models.get(None), description="load default checkpoint")

@@ -87,12 +87,10 @@ def _announce_when_ready(server, engine: Engine, flags, started: float) -> None:
     print(f"Startup time: {time.time() - started:.1f}s (ready)", flush=True)
     if flags.no_model_preload:
         return
-    job = engine.preload()
-    if job is None:
-        try:
-            engine.models.default_checkpoint()
-        except LookupError as error:
-            print(f"Warning: {error}", file=sys.stderr, flush=True)
+    try:
+        engine.preload()
+    except LookupError as error:
+        print(f"Warning: {error}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

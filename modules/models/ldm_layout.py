@@ -5,9 +5,15 @@ when we save a model (test fixtures, merges) so the same loader reads ours and t
 Loading goes the other way through diffusers' own converter.
 """
 
+import json
+import os
 import re
+from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
+
+from modules.models.loading import EMBEDDED_CONFIG_KEY
 
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
@@ -132,18 +138,15 @@ def pipeline_to_ldm(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
 def save_single_file(unet, vae, text_encoder, path, dtype=None) -> None:
     """One original-layout .safetensors with the diffusers configs embedded in its metadata,
     so the loader rebuilds models of any size from the file alone. Written atomically."""
-    import json
-    import os
-    from pathlib import Path
 
-    from safetensors.torch import save_file
-
-    from modules.models.loading import EMBEDDED_CONFIG_KEY
 
     state = pipeline_to_ldm(unet, vae, text_encoder)
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     configs = {"unet": dict(unet.config), "vae": dict(vae.config), "text_encoder": text_encoder.config.to_dict()}
+    # diffusers keeps a list built from a set here: its order changes per run and breaks
+    # byte-identical re-exports, and loading does not need it.
+    configs = {part: {k: v for k, v in cfg.items() if k != "_use_default_values"} for part, cfg in configs.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -5,6 +5,7 @@ either the configs a file carries in its metadata (our own saves) or the carried
 its detected family. Nothing is ever fetched from a hub.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -150,8 +151,6 @@ def detect_family(keys: set[str], shapes: dict[str, list[int]]) -> str:
 
 
 def _materialize_embedded_config(text: str, cache_dir: Path) -> Path:
-    import hashlib
-
     configs = json.loads(text)
     folder = cache_dir / "configs" / hashlib.sha256(text.encode()).hexdigest()[:16]
     if (folder / "model_index.json").is_file():

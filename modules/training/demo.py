@@ -63,6 +63,11 @@ TEXT_CONFIG = {
 }
 
 
+def to_model_pixels(images) -> torch.Tensor:
+    """HxWx3 uint8 pictures -> Bx3xHxW float in [-1, 1], the range the VAE works in."""
+    return to_model_pixels(images)
+
+
 def scene_batch(generator: torch.Generator, count: int, crop: int | None = None) -> torch.Tensor:
     """count rendered training scenes (held-out combinations excluded) as Bx3xHxW in [-1, 1]."""
     rng = random.Random(generator.initial_seed())
@@ -74,7 +79,7 @@ def scene_batch(generator: torch.Generator, count: int, crop: int | None = None)
             x, y = rng.randrange(IMAGE_SIZE - crop + 1), rng.randrange(IMAGE_SIZE - crop + 1)
             image = image[y : y + crop, x : x + crop]
         images.append(image)
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return to_model_pixels(images)
 
 
 class CachedLatents:
@@ -119,7 +124,7 @@ def _held_out_images(count: int) -> torch.Tensor:
 
     rng = random.Random(3)
     images = [shapes.render(s, IMAGE_SIZE, jitter=rng) for s in evaluation_scenes(count, held_out=True)]
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return to_model_pixels(images)
 
 
 def stage_cache(work: Path, count: int, log) -> CachedLatents:
@@ -134,8 +139,7 @@ def stage_cache(work: Path, count: int, log) -> CachedLatents:
         with torch.no_grad():
             for start in range(0, count, 64):
                 scenes = [shapes.random_scene(rng, held) for _ in range(min(64, count - start))]
-                pixels = np.stack([shapes.render(s, IMAGE_SIZE, jitter=rng) for s in scenes])
-                batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 127.5 - 1
+                batch = to_model_pixels([shapes.render(s, IMAGE_SIZE, jitter=rng) for s in scenes])
                 posterior = vae.encode(batch).latent_dist
                 means.append(posterior.mean.half())
                 stds.append(posterior.std.half())

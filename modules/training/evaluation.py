@@ -42,8 +42,7 @@ def generate(model, prompt: str, settings: EvalSettings, seed: int) -> np.ndarra
 
 
 def evaluate(model, scenes: list[shapes.Scene], settings: EvalSettings) -> tuple[dict, list[Verdict]]:
-    verdicts = [generate(model, s.caption, settings, settings.seed + i) for i, s in enumerate(scenes)]
-    verdicts = [judge(image) for image in verdicts]
+    verdicts = [judge(generate(model, s.caption, settings, settings.seed + i)) for i, s in enumerate(scenes)]
     return agreement(verdicts, [s.combo() for s in scenes]), verdicts
 
 

@@ -1,27 +1,52 @@
-"""The engine object: paths, models, the job queue and the saver, passed to UI and API.
+"""The engine object: paths, settings, extensions, models, the job queue and the saver,
+passed to UI and API.
 
 Nothing here is a module-level global: a test can build two engines side by side.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from modules.config.flags import build_parser, extension_mode, parse_flags, parse_known_flags
 from modules.config.paths import Paths
+from modules.config.settings import Settings
 from modules.images.saving import ImageSaver
 from modules.jobs import Job, JobQueue
 from modules.models.manager import ModelManager
+from modules.plugins.manager import ExtensionManager
+from modules.plugins.registry import PluginRegistry
 from modules.processing.request import Txt2ImgRequest
 
 
 @dataclass
 class Engine:
     paths: Paths
+    settings: Settings
+    extensions: ExtensionManager
+    plugins: PluginRegistry
     models: ModelManager
     queue: JobQueue
     saver: ImageSaver
+    flags: Any
 
     @classmethod
-    def from_flags(cls, flags) -> "Engine":
+    def from_argv(cls, argv: Sequence[str] | None) -> "Engine":
+        """Start-up order: core flags -> extensions loaded -> their flags added -> full parse."""
+        known = parse_known_flags(argv)
+        paths = Paths.from_flags(known)
+        settings = Settings(paths.settings_file)
+        extensions = load_extensions(paths, settings, known)
+        parser = build_parser()
+        extensions.call("add_cli_flags", parser=parser)
+        return cls.from_flags(parse_flags(argv, parser), extensions=extensions, settings=settings)
+
+    @classmethod
+    def from_flags(cls, flags, extensions: ExtensionManager | None = None, settings: Settings | None = None):
         paths = Paths.from_flags(flags)
+        settings = settings or Settings(paths.settings_file)
+        extensions = extensions or load_extensions(paths, settings, flags)
+        plugins = PluginRegistry.build(extensions, settings)
 
         def device_policy():
             from modules.memory import DevicePolicy
@@ -34,10 +59,24 @@ class Engine:
             device_policy,
             preferred=flags.ckpt,
             bundled=paths.bundled_checkpoints,
+            on_loaded=lambda model: extensions.call("model_loaded", model=model),
         )
-        return cls(paths=paths, models=models, queue=JobQueue(), saver=ImageSaver())
+        return cls(
+            paths=paths,
+            settings=settings,
+            extensions=extensions,
+            plugins=plugins,
+            models=models,
+            queue=JobQueue(),
+            saver=ImageSaver(),
+            flags=flags,
+        )
 
     def submit_txt2img(self, request: Txt2ImgRequest) -> Job:
+        """Queue a generation. Unknown scripts or bad script arguments raise ValueError here,
+        before anything is queued."""
+        self.plugins.validate_script_args(request.script_name, request.script_args, request.alwayson_scripts)
+
         def work(job: Job):
             from modules.processing import txt2img
 
@@ -54,3 +93,14 @@ class Engine:
         Raises LookupError (saying where to put one) when there is no checkpoint."""
         self.models.default_checkpoint()
         return self.queue.submit(lambda job: self.models.get(None), description="load default checkpoint")
+
+
+def load_extensions(paths: Paths, settings: Settings, flags) -> ExtensionManager:
+    manager = ExtensionManager(
+        paths.extension_dirs,
+        bundled=paths.bundled_extensions,
+        disabled=settings.disabled_extensions(),
+        mode=extension_mode(flags),
+    )
+    manager.load()
+    return manager

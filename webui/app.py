@@ -7,7 +7,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from modules.config.flags import parse_flags
 from modules.engine import Engine
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -17,6 +16,9 @@ def build_blocks(engine: Engine):
     import gradio as gr
 
     from webui.components.checkpoint import build_checkpoint_row
+    from webui.tabs.extensions import build_extensions_tab
+    from webui.tabs.extras import build_extras_tab
+    from webui.tabs.settings import build_settings_tab
     from webui.tabs.txt2img import build_txt2img_tab
 
     with gr.Blocks(title="SD Studio", analytics_enabled=False) as blocks:
@@ -24,9 +26,34 @@ def build_blocks(engine: Engine):
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
                 build_txt2img_tab(engine, checkpoint.dropdown)
+            with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
+                build_extras_tab(engine)
+            build_extension_tabs(engine)
+            with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
+                build_extensions_tab(engine)
+            with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
+                build_settings_tab(engine)
         # Each page load shows the checkpoints on disk now, with hashes known since start-up.
         blocks.load(checkpoint.refresh, outputs=[checkpoint.dropdown, checkpoint.message])
     return blocks
+
+
+def build_extension_tabs(engine: Engine) -> None:
+    """Tabs from `ui_tabs`; a tab whose render() fails shows the error instead of its controls."""
+    import gradio as gr
+
+    from modules.plugins.types import TabSpec
+
+    for owner, spec in engine.extensions.collect("ui_tabs", engine=engine):
+        if not isinstance(spec, TabSpec):
+            engine.extensions.report_error(owner, f"ui_tabs returned {type(spec).__name__}, not a TabSpec")
+            continue
+        with gr.Tab(spec.title, elem_id=spec.elem_id):
+            try:
+                spec.render()
+            except Exception as error:  # noqa: BLE001 - one broken tab must not take the UI down
+                engine.extensions.report_error(owner, f"tab {spec.title}: {type(error).__name__}: {error}")
+                gr.HTML(f'<div class="message error">Extension {owner} failed to build this tab: {error}</div>')
 
 
 def build_app(engine: Engine, flags):
@@ -37,6 +64,8 @@ def build_app(engine: Engine, flags):
         from modules.api.routes import register_api
 
         register_api(app, engine)
+    # Extensions add their routes whether or not --api is given (A1111 extensions do the same).
+    engine.extensions.call("app_started", app=app, engine=engine)
     if not flags.nowebui:
         import gradio as gr
 
@@ -63,8 +92,9 @@ def configure_environment(engine: Engine) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     started = float(os.environ.get("SDSTUDIO_LAUNCH_T0", time.time()))
-    flags = parse_flags(argv)
-    engine = Engine.from_flags(flags)
+    engine = Engine.from_argv(argv)
+    flags = engine.flags
+    _report_extension_problems(engine)
     configure_environment(engine)
     app = build_app(engine, flags)
 
@@ -74,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     threading.Thread(target=_announce_when_ready, args=(server, engine, flags, started), daemon=True).start()
     server.run()
     engine.queue.shutdown()
+
+
+def _report_extension_problems(engine: Engine) -> None:
+    for ext in engine.extensions.extensions:
+        for error in ext.errors:
+            print(f"Extension {ext.name}: {error}", file=sys.stderr, flush=True)
 
 
 def _announce_when_ready(server, engine: Engine, flags, started: float) -> None:

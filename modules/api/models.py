@@ -17,6 +17,9 @@ class Txt2ImgBody(GenerationKnobs):
     send_images: bool = True
     save_images: bool = False  # A1111's API default: clients opt in to files on disk
     override_settings: dict[str, Any] = Field(default_factory=dict)
+    script_name: str | None = None
+    script_args: Any = Field(default_factory=list)
+    alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
 
     def to_request(self) -> Txt2ImgRequest:
         return Txt2ImgRequest(
@@ -26,6 +29,9 @@ class Txt2ImgBody(GenerationKnobs):
             scheduler=self.scheduler or "Automatic",
             checkpoint=self.override_settings.get("sd_model_checkpoint") or None,
             save_images=self.save_images,
+            script_name=self.script_name or None,
+            script_args=self.script_args,
+            alwayson_scripts=self.alwayson_scripts,
         )
 
 
@@ -67,3 +73,48 @@ class OptionsBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     sd_model_checkpoint: str | None = None
+
+
+class ExtensionItem(BaseModel):
+    name: str
+    remote: str | None
+    branch: str | None
+    commit_hash: str | None
+    commit_date: int | None
+    version: str
+    enabled: bool
+
+
+class ScriptsList(BaseModel):
+    txt2img: list[str]
+    img2img: list[str]
+
+
+class ScriptArg(BaseModel):
+    label: str
+    value: Any = None
+    minimum: Any = None
+    maximum: Any = None
+    step: Any = None
+    choices: list[str] | None = None
+
+
+class ScriptInfo(BaseModel):
+    name: str
+    is_alwayson: bool
+    is_img2img: bool
+    args: list[ScriptArg]
+
+
+class ExtrasSingleImageBody(BaseModel):
+    """A1111's extra-single-image, plus `steps`: {step name: {args}} for extension steps."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    image: str
+    steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class ExtrasSingleImageResponse(BaseModel):
+    image: str
+    html_info: str

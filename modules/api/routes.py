@@ -1,6 +1,8 @@
 """/sdapi/v1 routes: each builds the engine's request type, queues it and waits."""
 
 import base64
+import binascii
+import io
 import json
 
 from fastapi import APIRouter, FastAPI, HTTPException
@@ -8,15 +10,22 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from modules.api.models import (
+    ExtensionItem,
+    ExtrasSingleImageBody,
+    ExtrasSingleImageResponse,
     ImagesResponse,
     OptionsBody,
     ProgressResponse,
     SamplerItem,
     SchedulerItem,
+    ScriptArg,
+    ScriptInfo,
+    ScriptsList,
     SDModelItem,
     Txt2ImgBody,
 )
 from modules.engine import Engine
+from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
 from modules.images.saving import png_bytes
 from modules.models.loading import CheckpointLoadError
 from modules.models.manager import NoCheckpointError, UnknownCheckpointError
@@ -34,10 +43,9 @@ def build_router(engine: Engine) -> APIRouter:
     @router.post("/txt2img", response_model=ImagesResponse)
     async def txt2img(body: Txt2ImgBody) -> ImagesResponse:
         try:
-            request = body.to_request()
+            job = engine.submit_txt2img(body.to_request())
         except (ValidationError, ValueError) as error:
             raise HTTPException(status_code=422, detail=explain_error(error)) from error
-        job = engine.submit_txt2img(request)
         result = await run_in_threadpool(_outcome, job)
         images = [_b64_png(item.image, item.infotext) for item in result.images] if body.send_images else []
         return ImagesResponse(images=images, parameters=body.model_dump(), info=json.dumps(_info(result)))
@@ -73,14 +81,71 @@ def build_router(engine: Engine) -> APIRouter:
     @router.get("/options")
     def get_options() -> dict:
         loaded = engine.models.loaded
-        return {"sd_model_checkpoint": engine.models.title(loaded.info) if loaded else None}
+        return {
+            **engine.settings.values(),
+            "sd_model_checkpoint": engine.models.title(loaded.info) if loaded else None,
+        }
 
     @router.post("/options")
     async def set_options(body: OptionsBody) -> dict:
+        changes = body.model_dump(exclude={"sd_model_checkpoint"}, exclude_unset=True)
+        unknown = sorted(set(changes) - {spec.key for spec in engine.settings.specs})
+        if unknown:
+            raise HTTPException(status_code=422, detail=f"unknown setting(s): {', '.join(unknown)}")
+        try:
+            engine.settings.update(changes)  # all or nothing: one bad value changes nothing
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from error
         if body.sd_model_checkpoint:
             job = engine.submit_model_switch(body.sd_model_checkpoint)
             await run_in_threadpool(_outcome, job)
         return {}
+
+    @router.get("/extensions", response_model=list[ExtensionItem])
+    def extensions() -> list[ExtensionItem]:
+        items = []
+        for ext in engine.extensions.extensions:
+            git = ext.git()
+            date = git["commit_date"]
+            items.append(
+                ExtensionItem(
+                    name=ext.name,
+                    remote=git["remote"],
+                    branch=git["branch"],
+                    commit_hash=git["commit_hash"],
+                    commit_date=int(date) if date and date.isdigit() else None,
+                    version=ext.version,
+                    enabled=ext.status == "loaded",
+                )
+            )
+        return items
+
+    @router.get("/scripts", response_model=ScriptsList)
+    def scripts() -> ScriptsList:
+        # img2img does not exist yet: its list stays empty until it does.
+        return ScriptsList(txt2img=[s.title.lower() for s in engine.plugins.selectable_scripts], img2img=[])
+
+    @router.get("/script-info", response_model=list[ScriptInfo])
+    def script_info() -> list[ScriptInfo]:
+        return [
+            ScriptInfo(
+                name=script.title.lower(),
+                is_alwayson=script.alwayson,
+                is_img2img=False,
+                args=[_script_arg(name, field) for name, field in script.Args.model_fields.items()],
+            )
+            for script in engine.plugins.scripts.values()
+        ]
+
+    @router.post("/extra-single-image", response_model=ExtrasSingleImageResponse)
+    async def extra_single_image(body: ExtrasSingleImageBody) -> ExtrasSingleImageResponse:
+        try:
+            image = decode_image(body.image)
+            chosen = parse_step_args(engine.plugins, body.steps)
+            output = await run_in_threadpool(run_steps, engine, image, chosen)
+        except PostprocessingError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from error
+        return ExtrasSingleImageResponse(image=_b64_png(output, None), html_info="")
 
     @router.post("/interrupt")
     def interrupt() -> dict:
@@ -108,9 +173,38 @@ def _outcome(job):
         raise HTTPException(status_code=503, detail=str(error)) from error
     except (UnknownCheckpointError, ValueError) as error:
         raise HTTPException(status_code=422, detail=str(error)) from error
+    except RuntimeError as error:  # e.g. a Script-menu script that failed: say which and why
+        raise HTTPException(status_code=500, detail=str(error)) from error
 
 
-def _b64_png(image, infotext: str) -> str:
+def decode_image(data: str):
+    """A base64 image (with or without a data: URL prefix) -> PIL image, or a 422 saying why not."""
+    from PIL import Image, UnidentifiedImageError
+
+    if data.startswith("data:"):
+        data = data.partition(",")[2]
+    try:
+        raw = base64.b64decode(data, validate=True)
+        image = Image.open(io.BytesIO(raw))
+        image.load()
+    except (ValueError, binascii.Error, UnidentifiedImageError, OSError) as error:
+        raise HTTPException(status_code=422, detail=f"image: not a base64-encoded image ({error})") from error
+    return image
+
+
+def _script_arg(name: str, field) -> ScriptArg:
+    limits = {type(m).__name__: m for m in field.metadata}
+    choices = list(getattr(field.annotation, "__args__", ())) if "Literal" in str(field.annotation) else None
+    return ScriptArg(
+        label=name,
+        value=None if field.is_required() else field.default,
+        minimum=getattr(limits.get("Ge") or limits.get("Gt"), "ge", None),
+        maximum=getattr(limits.get("Le") or limits.get("Lt"), "le", None),
+        choices=[str(c) for c in choices] if choices else None,
+    )
+
+
+def _b64_png(image, infotext: str | None) -> str:
     return base64.b64encode(png_bytes(image, infotext)).decode("ascii")
 
 

@@ -33,11 +33,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-demo-model", action="store_true", help="do not list the bundled demo model beside your checkpoints"
     )
     parser.add_argument("--no-model-preload", action="store_true", help="load the checkpoint on first use")
+    parser.add_argument("--disable-all-extensions", action="store_true", help="load no extension, bundled or not")
+    parser.add_argument(
+        "--disable-extra-extensions", action="store_true", help="load only the extensions that ship with the app"
+    )
+    parser.add_argument(
+        "--enable-insecure-extension-access",
+        action="store_true",
+        help="allow installing and updating extensions from the UI even when listening beyond localhost",
+    )
     return parser
 
 
-def parse_flags(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    flags = build_parser().parse_args(argv)
+def parse_flags(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """Parse the command line. `parser` lets extensions' flags (add_cli_flags) be parsed too."""
+    flags = (parser or build_parser()).parse_args(argv)
+    return _fill_defaults(flags)
+
+
+def parse_known_flags(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The core flags only, ignoring unknown ones: enough to find the data dir and extensions
+    before the extensions have added their own flags."""
+    flags, _unknown = build_parser().parse_known_args(argv)
+    return _fill_defaults(flags)
+
+
+def extension_mode(flags) -> str:
+    if flags.disable_all_extensions:
+        return "none"
+    return "builtin" if flags.disable_extra_extensions else "all"
+
+
+def listens_beyond_localhost(flags) -> bool:
+    return flags.server_name not in ("127.0.0.1", "localhost", "::1")
+
+
+def _fill_defaults(flags: argparse.Namespace) -> argparse.Namespace:
     if flags.port is None:
         flags.port = DEFAULT_API_ONLY_PORT if flags.nowebui else DEFAULT_PORT
     if flags.server_name is None:

@@ -7,6 +7,8 @@ from modules.models.discovery import DEMO_CHECKPOINT_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_DEMO_MODEL = REPO_ROOT / "models" / "Stable-diffusion" / DEMO_CHECKPOINT_NAME
+BUNDLED_EXTENSIONS_DIR = REPO_ROOT / "extensions"
+BUNDLED_EXTENSIONS = ("rembg", "lycoris")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,23 @@ class Paths:
     @property
     def checkpoint_dirs(self) -> tuple[Path, ...]:
         return (self.models_dir / "Stable-diffusion", *self.extra_checkpoint_dirs)
+
+    @property
+    def settings_file(self) -> Path:
+        return self.data_dir / "config.json"
+
+    @property
+    def user_extensions_dir(self) -> Path:
+        """Where extensions are installed (the same folder as the bundled ones by default)."""
+        return self.data_dir / "extensions"
+
+    @property
+    def extension_dirs(self) -> list[Path]:
+        return [BUNDLED_EXTENSIONS_DIR, self.user_extensions_dir]
+
+    @property
+    def bundled_extensions(self) -> frozenset[Path]:
+        return frozenset(BUNDLED_EXTENSIONS_DIR / name for name in BUNDLED_EXTENSIONS)
 
     @property
     def cache_dir(self) -> Path:

@@ -23,6 +23,7 @@ class ModelManager:
         policy_factory,
         preferred: str | None = None,
         bundled: tuple[Path, ...] = (),
+        on_loaded=None,
     ):
         self._dirs = checkpoint_dirs
         self._bundled = bundled
@@ -33,6 +34,7 @@ class ModelManager:
         self._hashes = HashCache(cache_dir / "hashes.json")
         self._lock = threading.RLock()
         self._loaded = None
+        self._on_loaded = on_loaded or (lambda model: None)
 
     # --- listing -------------------------------------------------------------------
     def checkpoints(self) -> list[CheckpointInfo]:
@@ -90,4 +92,5 @@ class ModelManager:
                 self._policy = self._policy_factory()
             sha256 = self._hashes.sha256(info.path)
             self._loaded = load_checkpoint(info, sha256, self._policy, self._cache_dir)
+            self._on_loaded(self._loaded)
             return self._loaded

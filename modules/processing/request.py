@@ -1,6 +1,6 @@
 """The one typed request that the UI and the API both build."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,6 +40,11 @@ class Txt2ImgRequest(GenerationKnobs):
     scheduler: str = "Automatic"
     checkpoint: str | None = None  # None: the loaded (or default) checkpoint
     save_images: bool = True
+    # Scripts (extensions): the Script-menu choice and its arguments (named dict, or a positional
+    # list from A1111 clients), and always-on scripts' arguments keyed by title.
+    script_name: str | None = None
+    script_args: Any = None
+    alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("sampler_name")
     @classmethod

@@ -8,6 +8,11 @@ from PIL import Image
 
 from modules.images.infotext import build_infotext
 from modules.memory import prepare_compute_thread
+from modules.plugins.scripts import parse_script_args
+from modules.plugins.types import ImageSavedParams, PostprocessImageParams
+from modules.processing.context import ProcessingContext
+from modules.processing.hooks import StageHooks
+from modules.processing.networks import ActiveNetworks
 from modules.processing.request import Txt2ImgRequest
 from modules.processing.result import GeneratedImage, GenerationResult
 from modules.prompts.conditioning import encode_prompt
@@ -18,51 +23,109 @@ OUTPUT_SUBDIR = "txt2img-images"
 
 
 def run(request: Txt2ImgRequest, engine, job) -> GenerationResult:
+    """Run a request: through the chosen Script-menu script if any (its run() calls p.process()),
+    otherwise one generation."""
     request, warnings = request.size_adjustments()
     sampler, schedule = catalog.resolve(request.sampler_name, request.scheduler)
     model = engine.models.get(request.checkpoint)
-    base_seed = noise.pick_seed(request.seed)
-    result = GenerationResult(
-        images=[],
+    p = ProcessingContext(
+        request=request,
+        model=model,
+        settings=engine.settings,
+        models_dir=engine.paths.models_dir,
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
-        seed=base_seed,
-        width=request.width,
-        height=request.height,
-        sampler_name=sampler.name,
-        scheduler=schedule,
+        seed=noise.pick_seed(request.seed),
         steps=request.steps,
         cfg_scale=request.cfg_scale,
-        batch_size=request.batch_size,
-        model_name=model.info.model_name,
-        model_hash=model.short_hash,
+        width=request.width,
+        height=request.height,
         warnings=warnings,
     )
-    conditioning = encode_conditioning(model, request.prompt, request.negative_prompt, request.cfg_scale)
-    job.set_total(request.n_iter, request.steps)
+    p.process = lambda: generate(p, engine, job, sampler, schedule)
+    if not request.script_name:
+        return p.process()
+    script = engine.plugins.find_script(request.script_name)
+    args = parse_script_args(script, request.script_args)
+    try:
+        result = script.run(p, args)
+    except Exception as error:
+        owner = engine.plugins.script_owner.get(script.title, script.title)
+        engine.extensions.report_error(owner, f"{script.title}.run: {type(error).__name__}: {error}")
+        raise RuntimeError(f"script {script.title!r} failed: {type(error).__name__}: {error}") from error
+    return result if result is not None else p.process()
+
+
+def generate(p: ProcessingContext, engine, job, sampler, schedule) -> GenerationResult:
+    """One generation with the context's current fields, calling the extension stages."""
+    hooks = StageHooks.for_job(engine, p, p.request.alwayson_scripts)
+    hooks.run("before_process")
+    shown_prompt, shown_negative = p.prompt, p.negative_prompt  # infotext keeps the tags, as A1111's does
+    networks = ActiveNetworks.activate(engine, p)
+    try:
+        hooks.run("process")
+        result = GenerationResult(
+            images=[],
+            prompt=shown_prompt,
+            negative_prompt=shown_negative,
+            seed=p.seed,
+            width=p.width,
+            height=p.height,
+            sampler_name=sampler.name,
+            scheduler=schedule,
+            steps=p.steps,
+            cfg_scale=p.cfg_scale,
+            batch_size=p.request.batch_size,
+            model_name=p.model.info.model_name,
+            model_hash=p.model.short_hash,
+            warnings=p.warnings,
+        )
+        _sample_batches(p, engine, job, hooks, result, SamplingParams(p.steps, sampler, schedule, p.cfg_scale,
+                        p.width, p.height))  # fmt: skip
+    finally:
+        networks.deactivate()
+    hooks.run("postprocess", result=result)
+    return result
+
+
+def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult, params: "SamplingParams") -> None:
+    request = p.request
+    encoder = ConditioningCache(p.model, p.cfg_scale)
+    job.set_total(request.n_iter, p.steps)
+    step_hooks = hooks.step_hooks()
     for batch_index in range(request.n_iter):
         if job.should_stop():
             result.interrupted = True
             break
-        seeds = [base_seed + batch_index * request.batch_size + i for i in range(request.batch_size)]
-        images, stopped = sample_images(
-            model,
-            conditioning,
+        seeds = [p.seed + batch_index * request.batch_size + i for i in range(request.batch_size)]
+        prompts = [p.prompt] * request.batch_size
+        hooks.run("before_process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
+        hooks.run("process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
+        latents, stopped = sample_latents(
+            p.model,
+            encoder.for_prompts(prompts, p.negative_prompt),
             seeds,
-            SamplingParams(request.steps, sampler, schedule, request.cfg_scale, request.width, request.height),
+            params,
             on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
             should_stop=job.should_stop,
+            step_hooks=step_hooks,
         )
-        for seed, image in zip(seeds, images, strict=True):
-            infotext = build_infotext(request.prompt, request.negative_prompt, infotext_params(result, seed))
+        for replaced in hooks.run("post_sample", latents=latents):
+            latents = replaced
+        for seed, image in zip(seeds, decode_latents(p.model, latents), strict=True):
+            item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
+            hooks.run("postprocess_image", params=item)
+            infotext = build_infotext(result.prompt, result.negative_prompt, infotext_params(result, seed, p))
             path = None
             if request.save_images:
-                path = engine.saver.save(image, engine.paths.outputs_dir / OUTPUT_SUBDIR, seed, infotext)
-            result.images.append(GeneratedImage(image=image, seed=seed, infotext=infotext, path=path))
+                path = engine.saver.save(item.image, engine.paths.outputs_dir / OUTPUT_SUBDIR, seed, infotext)
+                engine.extensions.call(
+                    "image_saved", params=ImageSavedParams(image=item.image, path=path, infotext=infotext, seed=seed)
+                )
+            result.images.append(GeneratedImage(image=item.image, seed=seed, infotext=infotext, path=path))
         if stopped:
             result.interrupted = True
             break
-    return result
 
 
 @dataclass(frozen=True)
@@ -83,8 +146,33 @@ def encode_conditioning(model, prompt: str, negative_prompt: str, cfg_scale: flo
     return cond, uncond
 
 
+class ConditioningCache:
+    """Encodes each distinct prompt once per job, so batches only pay for prompts hooks changed."""
+
+    def __init__(self, model, cfg_scale: float):
+        self._model, self._cfg_scale, self._encoded = model, cfg_scale, {}
+
+    def _encode(self, text: str) -> torch.Tensor:
+        if text not in self._encoded:
+            self._encoded[text] = encode_prompt(self._model, text).to(self._model.unet.dtype)
+        return self._encoded[text]
+
+    def for_prompts(self, prompts: list[str], negative_prompt: str):
+        if len(set(prompts)) == 1:
+            cond = self._encode(prompts[0])
+        else:
+            cond = torch.cat([self._encode(text) for text in prompts])
+        uncond = self._encode(negative_prompt) if self._cfg_scale != 1 else None
+        return cond, uncond
+
+
 def sample_images(model, conditioning, seeds: list[int], params: SamplingParams, on_step=None, should_stop=None):
     """One batch, one image per seed: (images, stopped_early). Shared by txt2img and evaluations."""
+    latents, stopped = sample_latents(model, conditioning, seeds, params, on_step, should_stop)
+    return decode_latents(model, latents), stopped
+
+
+def sample_latents(model, conditioning, seeds, params: SamplingParams, on_step=None, should_stop=None, step_hooks=None):
     prepare_compute_thread()
     cond, uncond = conditioning
     generators = noise.generators_for(seeds)
@@ -96,18 +184,18 @@ def sample_images(model, conditioning, seeds: list[int], params: SamplingParams,
         cfg_scale=params.cfg_scale,
         generators=generators,
     )
-    latents, stopped = denoise(
+    return denoise(
         model.unet,
         params.sampler.build(model.scheduler_config, params.schedule),
         inputs,
         params.steps,
         on_step=on_step or (lambda step, total: None),
         should_stop=should_stop or (lambda: False),
+        step_hooks=step_hooks,
     )
-    return decode_latents(model, latents), stopped
 
 
-def infotext_params(result: GenerationResult, seed: int) -> dict:
+def infotext_params(result: GenerationResult, seed: int, p: ProcessingContext | None = None) -> dict:
     return {
         "Steps": result.steps,
         "Sampler": result.sampler_name,
@@ -117,6 +205,7 @@ def infotext_params(result: GenerationResult, seed: int) -> dict:
         "Size": f"{result.width}x{result.height}",
         "Model hash": result.model_hash,
         "Model": result.model_name,
+        **(p.extra_generation_params if p is not None else {}),
     }
 
 

@@ -9,7 +9,9 @@ from modules.engine import Engine
 from modules.jobs import JobState
 from modules.processing.request import MAX_SIZE, MAX_STEPS, MIN_SIZE, Txt2ImgRequest, explain_error
 from modules.sampling import catalog
+from webui.components.extra_networks import build_extra_networks_row
 from webui.components.progress import message_html, progress_html
+from webui.components.scripts import build_script_controls
 
 POLL_SECONDS = 0.25
 
@@ -35,6 +37,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
         with gr.Column(scale=1, min_width=160):
             generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
             interrupt = gr.Button("Interrupt", elem_id="txt2img_interrupt")
+    build_extra_networks_row(engine, prompt, "txt2img")
     with gr.Row():
         with gr.Column(scale=1):
             with gr.Row():
@@ -63,6 +66,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
                 seed = gr.Number(label="Seed", value=-1, precision=0, elem_id="txt2img_seed", scale=4)
                 random_seed = gr.Button("Random", elem_id="txt2img_random_seed", scale=0, min_width=72, size="sm")
                 reuse_seed = gr.Button("Reuse", elem_id="txt2img_reuse_seed", scale=0, min_width=72, size="sm")
+            scripts = build_script_controls(engine, "txt2img")
         with gr.Column(scale=1):
             gallery = gr.Gallery(
                 label="Output", elem_id="txt2img_gallery", columns=2, format="png", interactive=False, height=512
@@ -73,7 +77,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
     session = gr.State({})
 
     def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
-            cfg_scale, seed_value, state):  # fmt: skip
+            cfg_scale, seed_value, state, script_choice, *script_values):  # fmt: skip
+        script_name, script_args, alwayson = scripts.collect(script_choice, list(script_values))
         try:
             request = Txt2ImgRequest(
                 prompt=prompt_text or "",
@@ -88,11 +93,15 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
                 batch_size=int(size),
                 n_iter=int(count),
                 checkpoint=checkpoint_title or None,
+                save_images=bool(engine.settings.get("samples_save")),
+                script_name=script_name,
+                script_args=script_args,
+                alwayson_scripts=alwayson,
             )
+            job = engine.submit_txt2img(request)
         except (ValidationError, ValueError) as error:
             yield gr.skip(), "", gr.skip(), message_html(explain_error(error), "error"), state
             return
-        job = engine.submit_txt2img(request)
         state = {**state, "job_id": job.id}
         while not job.wait(POLL_SECONDS):
             yield gr.skip(), progress_html(job, engine.queue.position(job)), gr.skip(), gr.skip(), state
@@ -118,7 +127,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
             engine.queue.cancel(job)
 
     inputs = [checkpoint, prompt, negative, sampler, schedule, steps, width, height, batch_count, batch_size, cfg,
-              seed, session]  # fmt: skip
+              seed, session, scripts.dropdown, *scripts.components]  # fmt: skip
     outputs = [gallery, progress, infotext, message, session]
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
     generate.click(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")

@@ -1,0 +1,136 @@
+"""Settings: one registry of declared options (core and extensions), values kept in
+DATA/config.json, written atomically so a crash never leaves half a file."""
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modules.atomic import write_text_atomic
+
+KINDS = ("checkbox", "text", "number", "slider", "dropdown")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One option. `kind` picks the UI control; `choices` for dropdowns; `minimum`/`maximum`/
+    `step` for numbers and sliders. `section` groups options on the Settings tab."""
+
+    key: str
+    default: Any
+    label: str
+    section: str = "Other"
+    kind: str = "text"
+    choices: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"setting {self.key!r}: kind must be one of {KINDS}, not {self.kind!r}")
+
+    def coerce(self, value: Any) -> Any:
+        """The value converted to this option's type, or ValueError saying why it can't be."""
+        if self.kind == "checkbox":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            raise ValueError(f"{self.key}: expected true or false, got {value!r}")
+        if self.kind in ("number", "slider"):
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ValueError(f"{self.key}: expected a number, got {value!r}")
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"{self.key}: expected a number, got {value!r}") from None
+            if self.minimum is not None and number < self.minimum:
+                raise ValueError(f"{self.key}: {number} is below the minimum {self.minimum}")
+            if self.maximum is not None and number > self.maximum:
+                raise ValueError(f"{self.key}: {number} is above the maximum {self.maximum}")
+            return int(number) if isinstance(self.default, int) and number.is_integer() else number
+        if self.kind == "dropdown":
+            if self.choices and value not in self.choices:
+                raise ValueError(f"{self.key}: {value!r} is not one of {list(self.choices)}")
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"{self.key}: expected text, got {value!r}")
+        return value
+
+
+CORE_SETTINGS = (
+    SettingSpec("samples_save", True, "Always save all generated images", "Saving images", "checkbox"),
+    SettingSpec("disabled_extensions", "", "Disabled extensions (comma-separated; applied on restart)", "Extensions"),
+)
+
+
+class Settings:
+    """Declared options and their values. Unknown keys found in config.json are kept (an
+    extension may be disabled today and back tomorrow) but not offered."""
+
+    def __init__(self, path: Path, specs: Iterable[SettingSpec] = CORE_SETTINGS):
+        self.path = path
+        self._lock = threading.RLock()
+        self._specs: dict[str, SettingSpec] = {}
+        self._values: dict[str, Any] = self._read()
+        self.register(specs)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"settings file {self.path} is not valid JSON: {error}") from error
+        return data if isinstance(data, dict) else {}
+
+    def register(self, specs: Iterable[SettingSpec], owner: str = "core") -> list[str]:
+        """Declare options; returns messages for those refused (a key declared twice)."""
+        refused = []
+        with self._lock:
+            for spec in specs:
+                if spec.key in self._specs:
+                    refused.append(f"{owner}: setting {spec.key!r} is already declared")
+                    continue
+                self._specs[spec.key] = spec
+        return refused
+
+    @property
+    def specs(self) -> list[SettingSpec]:
+        return list(self._specs.values())
+
+    def spec(self, key: str) -> SettingSpec:
+        try:
+            return self._specs[key]
+        except KeyError:
+            raise KeyError(f"unknown setting {key!r}") from None
+
+    def get(self, key: str) -> Any:
+        spec = self.spec(key)
+        with self._lock:
+            if key not in self._values:
+                return spec.default
+            try:
+                return spec.coerce(self._values[key])
+            except ValueError:
+                return spec.default  # a hand-edited bad value falls back rather than break a job
+
+    def values(self) -> dict[str, Any]:
+        return {spec.key: self.get(spec.key) for spec in self.specs}
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Validate every change first, then write once: all or nothing. Returns what changed."""
+        coerced = {key: self.spec(key).coerce(value) for key, value in changes.items()}
+        with self._lock:
+            changed = {k: v for k, v in coerced.items() if self.get(k) != v or k not in self._values}
+            if changed:
+                merged = {**self._values, **changed}
+                write_text_atomic(self.path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
+                self._values = merged
+        return changed
+
+    def disabled_extensions(self) -> set[str]:
+        return {name.strip() for name in str(self.get("disabled_extensions")).split(",") if name.strip()}

@@ -1,0 +1,93 @@
+"""The Script contract: scripts for the Script menu and always-on scripts.
+
+A script receives its arguments by NAME, as an instance of its pydantic `Args` model, whether
+they came from the UI, the API (`script_args` / `alwayson_scripts`, named or positional) or
+pasted infotext. Positional lists (what A1111 clients send) are matched to `Args` fields in
+declaration order.
+"""
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from modules.plugins.types import NoArgs
+
+
+class ScriptArgsError(ValueError):
+    """Arguments that do not fit a script's Args model; the message names the script and field."""
+
+
+class Script:
+    """Subclass, set `title` and `Args`, and override what you need.
+
+    - `alwayson = False`: listed in the Script menu; when chosen, `run(p, args)` makes the
+      pictures (usually by calling `p.process()` one or more times) and returns a GenerationResult.
+    - `alwayson = True`: its stage methods run on every generation with its args; `enabled(args)`
+      decides whether it takes part (default: an `enabled` field if Args has one, else always).
+    - `infotext_fields`: {arg name: infotext key}. Those args are written into the infotext when
+      the script takes part, and read back from pasted infotext.
+    - `ui()` (web UI only) builds the controls and returns {arg name: Gradio component}.
+    """
+
+    title: ClassVar[str] = ""
+    alwayson: ClassVar[bool] = False
+    Args: ClassVar[type[BaseModel]] = NoArgs
+    infotext_fields: ClassVar[dict[str, str]] = {}
+
+    def ui(self) -> dict[str, Any]:
+        return {}
+
+    def enabled(self, args: BaseModel) -> bool:
+        return bool(getattr(args, "enabled", True))
+
+    # Selectable scripts.
+    def run(self, p, args: BaseModel):
+        raise NotImplementedError(f"script {self.title!r} has no run()")
+
+    # Always-on scripts: the same stages as the hooks of the same names.
+    def before_process(self, p, args: BaseModel) -> None: ...
+
+    def process(self, p, args: BaseModel) -> None: ...
+
+    def process_batch(self, p, args: BaseModel, batch_index: int, prompts: list[str], seeds: list[int]) -> None: ...
+
+    def postprocess_image(self, p, args: BaseModel, params) -> None: ...
+
+    def postprocess(self, p, args: BaseModel, result) -> None: ...
+
+
+def parse_script_args(script: type[Script] | Script, raw: Any) -> BaseModel:
+    """Turn named (dict), positional (list) or missing (None) arguments into the script's Args."""
+    model = script.Args
+    if raw is None:
+        raw = {}
+    if isinstance(raw, dict) and set(raw) == {"args"}:  # alwayson_scripts: {"title": {"args": ...}}
+        raw = raw["args"]
+    if isinstance(raw, list | tuple):
+        names = list(model.model_fields)
+        if len(raw) > len(names):
+            raise ScriptArgsError(
+                f"script {script.title!r} takes {len(names)} argument(s) ({', '.join(names)}), got {len(raw)}"
+            )
+        raw = dict(zip(names, raw, strict=False))
+    if not isinstance(raw, dict):
+        raise ScriptArgsError(f"script {script.title!r}: arguments must be an object or a list, got {raw!r}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ScriptArgsError(f"script {script.title!r}: {reasons}") from error
+
+
+def args_to_infotext(script: type[Script] | Script, args: BaseModel) -> dict[str, Any]:
+    return {key: getattr(args, name) for name, key in script.infotext_fields.items()}
+
+
+def args_from_infotext(script: type[Script] | Script, params: dict) -> BaseModel | None:
+    """The script's args recovered from parsed infotext, or None if none of its keys are there."""
+    found = {name: params[key] for name, key in script.infotext_fields.items() if key in params}
+    if not found:
+        return None
+    if "enabled" in script.Args.model_fields and "enabled" not in found:
+        found["enabled"] = True
+    return parse_script_args(script, found)

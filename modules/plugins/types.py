@@ -1,0 +1,132 @@
+"""The objects hooks receive and return. They are part of the extension contract: fields are
+only ever added, never renamed or removed (see docs/EXTENSIONS.md, "Stability")."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from PIL import Image
+from pydantic import BaseModel
+
+
+class NoArgs(BaseModel):
+    """Arguments of a step or script that takes none."""
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    """A tab added by `ui_tabs`. `render()` is called inside the tab's Gradio context and
+    builds its components there (only the web UI calls it, so the engine never imports Gradio)."""
+
+    title: str
+    elem_id: str
+    render: Callable[[], None]
+
+
+@dataclass
+class DenoiserParams:
+    """Passed to `cfg_denoiser` before the UNet call of each step. Replace `x`, `cond` or
+    `uncond` to change what the model sees this step."""
+
+    x: Any  # latents (torch.Tensor, batch first)
+    timestep: Any
+    step: int  # 0-based
+    total_steps: int
+    cond: Any  # text-encoder hidden states for the prompt
+    uncond: Any  # ... for the negative prompt; None at CFG scale 1
+
+
+@dataclass
+class DenoisedParams:
+    """Passed to `cfg_denoised` after guidance is combined; replace `prediction` to change it."""
+
+    prediction: Any
+    x: Any
+    timestep: Any
+    step: int
+    total_steps: int
+
+
+@dataclass
+class PostprocessImageParams:
+    """Passed to `postprocess_image` for each decoded image; replace `image` to change what is
+    saved and returned."""
+
+    image: Image.Image
+    seed: int
+    index: int  # position in the whole job
+
+
+@dataclass(frozen=True)
+class ImageSavedParams:
+    image: Image.Image
+    path: Any  # pathlib.Path of the written file
+    infotext: str
+    seed: int
+
+
+@dataclass
+class PostprocessingStep:
+    """An Extras post-processing step. Steps run in ascending `order` on each image.
+
+    `Args` is a pydantic model: the UI, the API and pasted infotext all hand the step its
+    arguments as an instance of it. `run(image, args, context)` returns the new image;
+    `context` carries `settings` and `models_dir`. `ui()` (optional, web UI only) builds
+    the step's controls and returns {arg name: Gradio component}."""
+
+    name: str
+    order: int
+    run: Callable[[Image.Image, BaseModel, "StepContext"], Image.Image]
+    Args: type[BaseModel] = NoArgs
+    ui: Callable[[], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class StepContext:
+    settings: Any
+    models_dir: Any
+
+
+@dataclass(frozen=True)
+class ExtraNetworkCall:
+    """One `<name:arg1:arg2:key=value>` tag from a prompt."""
+
+    name: str  # the tag name, e.g. "lora"
+    positional: tuple[str, ...]  # ("my-style", "0.8")
+    named: dict[str, str] = field(default_factory=dict)  # {"te": "0.5"}
+
+    @classmethod
+    def from_tag(cls, name: str, body: str) -> "ExtraNetworkCall":
+        positional, named = [], {}
+        for part in body.split(":"):
+            key, sep, value = part.partition("=")
+            if sep and key.strip().isidentifier():
+                named[key.strip()] = value.strip()
+            else:
+                positional.append(part.strip())
+        return cls(name=name, positional=tuple(positional), named=named)
+
+
+@dataclass(frozen=True)
+class ExtraNetworkItem:
+    """A card in the extra-networks list: `prompt` is the tag inserted into the prompt."""
+
+    name: str
+    prompt: str
+    filename: str = ""
+    description: str = ""
+
+
+@runtime_checkable
+class ExtraNetwork(Protocol):
+    """Registered through `extra_networks`. Tags whose name is in `names` are stripped from the
+    prompt and given to `activate` before the prompt is encoded; `deactivate` is always called
+    at the end of the job (also after an error) and must undo what `activate` did."""
+
+    names: tuple[str, ...]
+
+    def activate(self, p, calls: list[ExtraNetworkCall]) -> None: ...
+
+    def deactivate(self, p) -> None: ...
+
+    def list_items(self) -> list[ExtraNetworkItem]: ...

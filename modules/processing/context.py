@@ -1,0 +1,33 @@
+"""`p`: what the generation hooks and scripts see of a running job.
+
+Part of the extension contract: attributes are only added, never renamed or removed.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass
+class ProcessingContext:
+    request: Any  # the Txt2ImgRequest being run (read-only: change the fields below instead)
+    model: Any  # modules.models.loading.LoadedModel: unet, text_encoder, vae, tokenizer, info
+    settings: Any  # modules.config.settings.Settings: p.settings.get("key")
+    models_dir: Any  # pathlib.Path of models/ (Lora/, rembg/, embeddings/ ...)
+    prompt: str
+    negative_prompt: str
+    seed: int = -1  # the base seed, chosen before before_process
+    steps: int = 20
+    cfg_scale: float = 7.0
+    width: int = 512
+    height: int = 512
+    extra_generation_params: dict[str, Any] = field(default_factory=dict)  # added to the infotext
+    warnings: list[str] = field(default_factory=list)  # shown to the user with the result
+    script_args: dict[str, BaseModel] = field(default_factory=dict)  # always-on script title -> args
+    # Extra-network tags stripped from the prompts: {"lora": [ExtraNetworkCall, ...]}.
+    extra_network_calls: dict[str, list] = field(default_factory=dict)
+    # A selectable script's run() calls this to make pictures with the current fields.
+    process: Any = None
+    # Free space for one extension to leave data for its own later hooks: key by your name.
+    extension_state: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,153 @@
+"""The extension contract end to end on a real engine and the tiny model: hooks change real
+pixels and infotext, scripts get named args, failures stay with their extension."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modules.processing.request import Txt2ImgRequest
+from tests.conftest import make_engine
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
+
+
+def install_fixture_extensions(data_dir: Path, *names: str) -> None:
+    for name in names:
+        shutil.copytree(FIXTURES / name, data_dir / "extensions" / name)
+
+
+@pytest.fixture(scope="module")
+def ext_engine(tmp_path_factory, tiny_single_file):
+    data_dir = tmp_path_factory.mktemp("ext-data")
+    install_fixture_extensions(data_dir, "example", "broken_import", "failing_hook")
+    engine = make_engine(data_dir, "--models-dir", str(tiny_single_file.parents[1]))
+    yield engine
+    engine.queue.shutdown()
+
+
+def generate(engine, **fields):
+    request = Txt2ImgRequest(**{"prompt": "a cat", "steps": 3, "width": 64, "height": 64, "seed": 7, **fields})
+    return engine.submit_txt2img(request).outcome()
+
+
+def pixels(result, index=0):
+    return np.asarray(result.images[index].image.convert("RGB"), dtype=np.int16)
+
+
+def test_extensions_load_with_status_and_errors(ext_engine):
+    status = {ext.name: ext for ext in ext_engine.extensions.extensions}
+    assert status["example"].status == "loaded" and status["example"].version == "0.3.1"
+    assert status["rembg"].bundled and status["lycoris"].bundled and not status["example"].bundled
+    assert status["broken_import"].status == "error"
+    assert "this_module_does_not_exist" in status["broken_import"].errors[0]
+    # failing_hook must run before example (example says after = ["failing_hook"]).
+    names = [ext.name for ext in ext_engine.extensions.extensions]
+    assert names.index("failing_hook") < names.index("example")
+
+
+def test_failing_hooks_do_not_stop_the_job(ext_engine):
+    result = generate(ext_engine)
+    assert len(result.images) == 1
+    errors = " ".join(ext_engine.extensions.get("failing_hook").errors)
+    assert "before_process" in errors and "postprocess_image" in errors and "on purpose" in errors
+
+
+def test_settings_drive_pipeline_hooks(ext_engine):
+    plain = generate(ext_engine)
+    ext_engine.settings.update({"example_invert": True})
+    try:
+        inverted = generate(ext_engine)
+    finally:
+        ext_engine.settings.update({"example_invert": False})
+    assert np.array_equal(pixels(inverted), 255 - pixels(plain))
+    # cfg_denoiser ran once per step; post_sample wrote that into the infotext.
+    assert "Example steps seen: 3" in plain.images[0].infotext
+
+
+def test_before_process_changes_the_prompt(ext_engine):
+    plain = generate(ext_engine)
+    ext_engine.settings.update({"example_suffix": "dramatic lighting"})
+    try:
+        suffixed = generate(ext_engine)
+    finally:
+        ext_engine.settings.update({"example_suffix": ""})
+    assert suffixed.prompt == "a cat, dramatic lighting"
+    assert not np.array_equal(pixels(suffixed), pixels(plain))
+
+
+def test_extra_network_tags_are_stripped_and_routed(ext_engine):
+    from sdstudio_extensions.example.plugin import STATE
+
+    plain = generate(ext_engine, prompt="a cat")
+    before = STATE.deactivations
+    tagged = generate(ext_engine, prompt="a cat <example:demo:0.5:te=0.2>", negative_prompt="<example:neg>")
+    assert STATE.network_calls[-1] == [(("demo", "0.5"), {"te": "0.2"}), (("neg",), {})]
+    assert STATE.deactivations == before + 1
+    # The tag never reaches the text encoder; the infotext keeps it so pasting restores it.
+    assert np.array_equal(pixels(tagged), pixels(plain))
+    assert tagged.images[0].infotext.startswith("a cat <example:demo:0.5:te=0.2>")
+    unknown = generate(ext_engine, prompt="a cat <nosuch:thing>")
+    assert any("nosuch" in w for w in unknown.warnings)
+
+
+def test_alwayson_script_named_args_and_infotext(ext_engine):
+    plain = generate(ext_engine)
+    mirrored = generate(ext_engine, alwayson_scripts={"Example mirror": {"args": {"enabled": True, "label": "flip"}}})
+    assert np.array_equal(pixels(mirrored), pixels(plain)[:, ::-1])
+    assert "Example mirror: flip" in mirrored.images[0].infotext
+    # A1111 clients send positional lists: matched to the Args fields in order.
+    positional = generate(ext_engine, alwayson_scripts={"example mirror": {"args": [True, "pos"]}})
+    assert np.array_equal(pixels(positional), pixels(mirrored))
+    assert "Example mirror: pos" in positional.images[0].infotext
+
+
+def test_selectable_script_runs_with_named_or_positional_args(ext_engine):
+    result = generate(ext_engine, script_name="Example repeat", script_args={"repeats": 3, "seed_step": 10})
+    assert result.seeds == [7, 17, 27]
+    alone = generate(ext_engine, seed=17)
+    assert np.array_equal(pixels(result, 1), pixels(alone))
+    positional = generate(ext_engine, script_name="example repeat", script_args=[2])
+    assert positional.seeds == [7, 107]
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"script_name": "No such script"}, "not found"),
+        ({"script_name": "Example repeat", "script_args": {"repeats": 9}}, "repeats"),
+        ({"script_name": "Example repeat", "script_args": [1, 2, 3]}, "takes 2 argument"),
+        ({"alwayson_scripts": {"Example repeat": {"args": []}}}, "not always-on"),
+    ],
+)
+def test_bad_script_requests_are_refused_before_queueing(ext_engine, fields, message):
+    request = Txt2ImgRequest(prompt="x", steps=1, width=64, height=64, **fields)
+    with pytest.raises(ValueError, match=message):
+        ext_engine.submit_txt2img(request)
+
+
+def test_image_saved_and_model_loaded_hooks(ext_engine):
+    from sdstudio_extensions.example.plugin import STATE
+
+    result = generate(ext_engine, save_images=True)
+    assert STATE.saved[-1] == result.images[0].path.name
+    assert STATE.loaded_models >= 1
+
+
+def test_disable_flags_and_setting(tmp_path, tiny_single_file):
+    install_fixture_extensions(tmp_path, "example")
+    models = ["--models-dir", str(tiny_single_file.parents[1])]
+    none = make_engine(tmp_path, *models, "--disable-all-extensions")
+    assert {e.status for e in none.extensions.extensions} == {"disabled"}
+    assert not none.plugins.scripts
+    builtin = make_engine(tmp_path, *models, "--disable-extra-extensions")
+    assert builtin.extensions.get("example").status == "disabled"
+    assert builtin.extensions.get("rembg").status == "loaded"
+    builtin.settings.update({"disabled_extensions": "example,lycoris"})
+    again = make_engine(tmp_path, *models)
+    assert again.extensions.get("example").status == "disabled"
+    assert again.extensions.get("lycoris").status == "disabled"
+    assert again.extensions.get("rembg").status == "loaded"
+    for engine in (none, builtin, again):
+        engine.queue.shutdown()

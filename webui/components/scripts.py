@@ -1,0 +1,72 @@
+"""Scripts in a generation tab: always-on scripts' controls, and the Script menu with the
+chosen script's controls. Values are handed back by NAME: {arg name: value} per script."""
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from modules.engine import Engine
+
+NONE = "None"
+
+
+@dataclass
+class ScriptControls:
+    dropdown: gr.Dropdown
+    components: list = field(default_factory=list)
+    slots: list[tuple[str, str]] = field(default_factory=list)  # (script title, arg name) per component
+    alwayson_titles: set[str] = field(default_factory=set)
+
+    def collect(self, script_choice: str, values: list) -> tuple[str | None, dict, dict]:
+        """(script_name, its args, {always-on title: args}) from the components' values."""
+        by_script: dict[str, dict] = {}
+        for (title, name), value in zip(self.slots, values, strict=True):
+            by_script.setdefault(title, {})[name] = value
+        chosen = None if script_choice in (None, "", NONE) else script_choice
+        alwayson = {title: args for title, args in by_script.items() if title in self.alwayson_titles}
+        return chosen, by_script.get(chosen, {}) if chosen else {}, alwayson
+
+
+def build_script_controls(engine: Engine, tab: str) -> ScriptControls:
+    plugins = engine.plugins
+    controls = ScriptControls(dropdown=None)  # set below, after the always-on scripts
+    for script in plugins.alwayson_scripts:
+        with gr.Accordion(script.title, open=False, elem_id=f"{tab}_script_{_slug(script.title)}"):
+            _add_script_ui(engine, script, controls)
+        controls.alwayson_titles.add(script.title)
+    titles = [s.title for s in plugins.selectable_scripts]
+    controls.dropdown = gr.Dropdown(
+        label="Script", choices=[NONE, *titles], value=NONE, elem_id=f"{tab}_script", visible=bool(titles)
+    )
+    groups = []
+    for script in plugins.selectable_scripts:
+        with gr.Group(visible=False, elem_id=f"{tab}_script_group_{_slug(script.title)}") as group:
+            _add_script_ui(engine, script, controls)
+        groups.append(group)
+    if groups:
+        controls.dropdown.change(
+            lambda choice: [gr.update(visible=(choice == title)) for title in titles],
+            inputs=controls.dropdown,
+            outputs=groups,
+            queue=False,
+        )
+    return controls
+
+
+def _add_script_ui(engine: Engine, script, controls: ScriptControls) -> None:
+    try:
+        built = script.ui() or {}
+    except Exception as error:  # noqa: BLE001 - a broken script UI must not take the tab down
+        owner = engine.plugins.script_owner.get(script.title, script.title)
+        engine.extensions.report_error(owner, f"{script.title}.ui: {type(error).__name__}: {error}")
+        gr.HTML(f'<div class="message error">{script.title}: its controls failed to build ({error})</div>')
+        return
+    for name, component in built.items():
+        if name not in script.Args.model_fields:
+            continue  # a display-only control: not an argument
+        controls.components.append(component)
+        controls.slots.append((script.title, name))
+
+
+def _slug(title: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in title.lower())

@@ -1,0 +1,63 @@
+"""The Extras tab: one image through the post-processing steps extensions contribute
+(background removal, and upscalers later), each with its own controls."""
+
+import gradio as gr
+
+from modules.engine import Engine
+from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
+from webui.components.progress import message_html
+
+
+def build_extras_tab(engine: Engine) -> None:
+    steps = engine.plugins.steps
+    with gr.Row():
+        with gr.Column():
+            source = gr.Image(label="Source", type="pil", elem_id="extras_image", image_mode=None)
+            run = gr.Button("Generate", variant="primary", elem_id="extras_generate")
+            enables, components, slots = [], [], []
+            if not steps:
+                gr.HTML(message_html("No post-processing steps: every extension providing one is disabled", "info"))
+            for step in steps:
+                with gr.Accordion(step.name, open=True, elem_id=f"extras_step_{_slug(step.name)}"):
+                    enables.append(gr.Checkbox(label=f"Enable {step.name}", value=False,
+                                               elem_id=f"extras_enable_{_slug(step.name)}"))  # fmt: skip
+                    for name, component in _step_ui(engine, step).items():
+                        if name in step.Args.model_fields:
+                            components.append(component)
+                            slots.append((step.name, name))
+        with gr.Column():
+            result = gr.Image(label="Result", type="pil", format="png", elem_id="extras_result", interactive=False)
+            message = gr.HTML(elem_id="extras_message")
+
+    def process(image, *values):
+        if image is None:
+            return gr.skip(), message_html("Upload an image first", "error")
+        flags, args_values = values[: len(steps)], values[len(steps) :]
+        raw: dict[str, dict] = {step.name: {} for step, on in zip(steps, flags, strict=True) if on}
+        if not raw:
+            return gr.skip(), message_html("Enable at least one step", "error")
+        for (step_name, arg), value in zip(slots, args_values, strict=True):
+            if step_name in raw:
+                raw[step_name][arg] = value
+        try:
+            output = run_steps(engine, image, parse_step_args(engine.plugins, raw))
+        except PostprocessingError as error:
+            return gr.skip(), message_html(str(error), "error")
+        return output, message_html(f"{', '.join(raw)}: {output.width}x{output.height} {output.mode}", "info")
+
+    run.click(process, inputs=[source, *enables, *components], outputs=[result, message])
+
+
+def _step_ui(engine: Engine, step) -> dict:
+    if step.ui is None:
+        return {}
+    try:
+        return step.ui() or {}
+    except Exception as error:  # noqa: BLE001 - a broken step UI must not take the tab down
+        engine.extensions.report_error(engine.plugins.step_owner.get(step.name, step.name), f"ui: {error}")
+        gr.HTML(message_html(f"{step.name}: its controls failed to build ({error})", "error"))
+        return {}
+
+
+def _slug(title: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in title.lower())

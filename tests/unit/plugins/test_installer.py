@@ -1,0 +1,92 @@
+"""Installing from a local folder or a git repository, updating with git, removing."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from modules.plugins import installer
+from modules.plugins.discovery import find_extensions
+
+PLUGIN = "from modules.plugins import hookimpl\nVERSION = {version}\n"
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env={**env, "HOME": "/tmp"})
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def upstream(tmp_path) -> Path:
+    repo = tmp_path / "upstream" / "my-ext"
+    repo.mkdir(parents=True)
+    (repo / "plugin.py").write_text(PLUGIN.format(version=1))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "v1")
+    return repo
+
+
+def test_install_from_git_then_update_then_remove(tmp_path, upstream):
+    root = tmp_path / "extensions"
+    target = installer.install(str(upstream), root)
+    assert target == root / "my-ext" and "VERSION = 1" in (target / "plugin.py").read_text()
+    (info,) = find_extensions([root])
+    assert info.git()["commit_hash"] == git(upstream, "rev-parse", "HEAD")
+    assert info.git()["remote"] == str(upstream)
+    (upstream / "plugin.py").write_text(PLUGIN.format(version=2))
+    git(upstream, "commit", "-qam", "v2")
+    installer.update(info)
+    assert "VERSION = 2" in (target / "plugin.py").read_text()
+    assert info.git()["commit_hash"] == git(upstream, "rev-parse", "HEAD")
+    installer.remove(info, root)
+    assert not target.exists() and list(root.iterdir()) == []
+
+
+def test_install_from_a_local_folder_under_a_chosen_name(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "plugin.py").write_text(PLUGIN.format(version=3))
+    target = installer.install(str(source), tmp_path / "extensions", name="chosen")
+    assert (target / "plugin.py").read_text() == PLUGIN.format(version=3)
+    with pytest.raises(installer.ExtensionInstallError, match="already exists"):
+        installer.install(str(source), tmp_path / "extensions", name="chosen")
+    (info,) = find_extensions([tmp_path / "extensions"])
+    with pytest.raises(installer.ExtensionInstallError, match="not installed from git"):
+        installer.update(info)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("", "give a git URL"),
+        ("/no/such/place/ext.git", "git clone failed"),
+    ],
+)
+def test_failed_installs_leave_nothing_behind(tmp_path, source, message):
+    root = tmp_path / "extensions"
+    with pytest.raises(installer.ExtensionInstallError, match=message):
+        installer.install(source, root)
+    assert not root.exists() or list(root.iterdir()) == []
+
+
+def test_a_folder_without_plugin_is_refused_and_cleaned_up(tmp_path):
+    source = tmp_path / "notes"
+    source.mkdir()
+    (source / "README.md").write_text("hello")
+    with pytest.raises(installer.ExtensionInstallError, match="no plugin.py"):
+        installer.install(str(source), tmp_path / "extensions")
+    assert list((tmp_path / "extensions").iterdir()) == []
+
+
+def test_bundled_extensions_cannot_be_removed_or_updated(tmp_path):
+    folder = tmp_path / "extensions" / "shipped"
+    folder.mkdir(parents=True)
+    (folder / "plugin.py").write_text("")
+    (info,) = find_extensions([tmp_path / "extensions"], bundled=frozenset({folder}))
+    with pytest.raises(installer.ExtensionInstallError, match="disable it instead"):
+        installer.remove(info, tmp_path / "extensions")
+    with pytest.raises(installer.ExtensionInstallError, match="ships with the app"):
+        installer.update(info)
+    assert folder.exists()

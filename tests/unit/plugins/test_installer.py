@@ -1,5 +1,6 @@
 """Installing from a local folder or a git repository, updating with git, removing."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -12,8 +13,9 @@ PLUGIN = "from modules.plugins import hookimpl\nVERSION = {version}\n"
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env={**env, "HOME": "/tmp"})
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {**os.environ, **who}
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env=env)
     return done.stdout.strip()
 
 

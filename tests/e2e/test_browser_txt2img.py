@@ -1,28 +1,11 @@
 """A real browser on the real UI: type a prompt, press Generate, find the image."""
 
-import os
-import shutil
-
 import pytest
 
 from modules.images.infotext import parse_infotext
-from tests.server import RunningServer
-
-CHROMIUM = shutil.which("chromium")
-BROWSER_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.e2e.browser import browser_page, open_ui, start_ui_server
 
 pytestmark = pytest.mark.browser
-
-
-def open_ui(page, server) -> None:
-    page.goto(server.url + "/")
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
 
 
 def set_number(page, elem_id: str, value) -> None:
@@ -34,27 +17,15 @@ def set_number(page, elem_id: str, value) -> None:
 
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory, tiny_single_file):
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("Debian chromium is not installed")
-    data_dir = tmp_path_factory.mktemp("ui-data")
-    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    running = RunningServer(["--no-demo-model", "--data-dir", str(data_dir)], data_dir / "server.log")
-    running.data_dir = data_dir
+    running = start_ui_server(tmp_path_factory.mktemp("ui-data"), tiny_single_file)
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
 def page(ui_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with browser_page() as page:
         yield page
-        browser.close()
 
 
 def test_generate_shows_the_image_and_saves_it_with_infotext(ui_server, page):

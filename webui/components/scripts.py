@@ -40,12 +40,17 @@ def build_script_controls(engine: Engine, tab: str) -> ScriptControls:
     )
     groups = []
     for script in plugins.selectable_scripts:
-        with gr.Group(visible=False, elem_id=f"{tab}_script_group_{_slug(script.title)}") as group:
+        with gr.Column(visible=False, elem_id=f"{tab}_script_group_{_slug(script.title)}") as group:
             _add_script_ui(engine, script, controls)
         groups.append(group)
     if groups:
+
+        def show_chosen(choice):
+            updates = [gr.update(visible=(choice == title)) for title in titles]
+            return updates[0] if len(updates) == 1 else updates  # Gradio takes one output's value bare
+
         controls.dropdown.change(
-            lambda choice: [gr.update(visible=(choice == title)) for title in titles],
+            show_chosen,
             inputs=controls.dropdown,
             outputs=groups,
             queue=False,

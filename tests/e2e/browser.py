@@ -1,0 +1,51 @@
+"""Debian chromium driven by Playwright, and starting a UI server for it."""
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.server import RunningServer
+
+CHROMIUM = shutil.which("chromium")
+BROWSER_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_chromium() -> None:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("Debian chromium is not installed")
+
+
+def start_ui_server(data_dir: Path, tiny_single_file: Path, *args: str) -> RunningServer:
+    require_chromium()
+    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
+    running = RunningServer(["--no-demo-model", "--data-dir", str(data_dir), *args], data_dir / "server.log")
+    running.data_dir = data_dir
+    return running
+
+
+@contextmanager
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+def open_ui(page, server, ready_selector: str = "#txt2img_prompt textarea") -> None:
+    page.goto(server.url + "/")
+    page.wait_for_selector(ready_selector, timeout=60_000)

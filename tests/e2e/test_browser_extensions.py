@@ -1,0 +1,101 @@
+"""A real browser on the extension UI: the Extensions, Settings and Extras tabs, an
+extension's own tab, the Script menu and the extra-networks picker."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.browser import browser_page, open_ui, start_ui_server
+from tests.e2e.test_browser_txt2img import set_number
+
+pytestmark = pytest.mark.browser
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory, tiny_single_file):
+    data_dir = tmp_path_factory.mktemp("ui-ext-data")
+    for name in ("example", "broken_import", "failing_hook"):
+        shutil.copytree(FIXTURES / name, data_dir / "extensions" / name)
+    running = start_ui_server(data_dir, tiny_single_file)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def page(ui_server):
+    with browser_page() as page:
+        yield page
+
+
+def open_tab(page, server, name: str) -> None:
+    open_ui(page, server)
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def test_extensions_tab_lists_status_errors_and_saves_enabled_set(ui_server, page):
+    open_tab(page, ui_server, "Extensions")
+    table = page.locator("#extensions_installed")
+    table.wait_for(timeout=30_000)
+    text = table.inner_text()
+    assert "example\t0.3.1\tuser\tloaded" in text
+    assert "broken_import" in text and "No module named 'this_module_does_not_exist'" in text
+    page.locator("#extensions_enabled label", has_text="example").click()
+    page.click("#extensions_apply")
+    page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('Restart')")
+    saved = json.loads((ui_server.data_dir / "config.json").read_text())
+    assert saved["disabled_extensions"] == "example"
+    page.locator("#extensions_enabled label", has_text="example").click()
+    page.click("#extensions_apply")
+    page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('all enabled')")
+    assert json.loads((ui_server.data_dir / "config.json").read_text())["disabled_extensions"] == ""
+
+
+def test_install_from_a_local_folder(ui_server, page, tmp_path):
+    source = tmp_path / "greeter"
+    source.mkdir()
+    (source / "plugin.py").write_text("from modules.plugins import hookimpl\n")
+    open_tab(page, ui_server, "Extensions")
+    page.get_by_role("tab", name="Install", exact=True).click()
+    page.fill("#extensions_install_url textarea, #extensions_install_url input", str(source))
+    page.click("#extensions_install")
+    page.wait_for_function("document.querySelector('#extensions_install_result').innerText.includes('Installed')")
+    assert (ui_server.data_dir / "extensions" / "greeter" / "plugin.py").exists()
+
+
+def test_extension_tab_works(ui_server, page):
+    open_tab(page, ui_server, "Example")
+    page.fill("#example_input textarea", "hello")
+    page.click("#example_shout")
+    page.wait_for_function("document.querySelector('#example_output textarea').value === 'HELLO!'")
+
+
+def test_settings_tab_saves_extension_settings(ui_server, page):
+    open_tab(page, ui_server, "Settings")
+    page.fill("#setting_example_suffix textarea, #setting_example_suffix input", "at night")
+    page.click("#settings_submit")
+    page.wait_for_function("document.querySelector('#settings_result').innerText.includes('saved')")
+    assert json.loads((ui_server.data_dir / "config.json").read_text())["example_suffix"] == "at night"
+    assert "example_suffix" in page.inner_text("#settings_result")
+
+
+def test_script_menu_and_extra_networks_picker(ui_server, page):
+    open_ui(page, ui_server)
+    page.fill("#txt2img_prompt textarea", "a cat")
+    page.click("#txt2img_extra_networks_list input")
+    page.get_by_role("option", name="example: demo").click()
+    page.click("#txt2img_extra_networks_add")
+    page.wait_for_function("document.querySelector('#txt2img_prompt textarea').value === 'a cat <example:demo:1>'")
+    set_number(page, "txt2img_steps", 2)
+    set_number(page, "txt2img_width", 64)
+    set_number(page, "txt2img_height", 64)
+    page.click("#txt2img_script input")
+    page.get_by_role("option", name="Example repeat").click()
+    page.wait_for_selector("#example_repeats", state="visible")
+    set_number(page, "example_repeats", 3)
+    page.click("#txt2img_generate")
+    page.wait_for_function("document.querySelectorAll('#txt2img_gallery img').length >= 3", timeout=60_000)
+    info = page.inner_text("#html_info_txt2img")
+    assert "a cat <example:demo:1>, at night" in info  # tag kept in infotext; suffix from the setting

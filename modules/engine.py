@@ -11,11 +11,13 @@ from typing import Any
 from modules.config.flags import build_parser, extension_mode, parse_flags, parse_known_flags
 from modules.config.paths import Paths
 from modules.config.settings import Settings
+from modules.images.infotext import infotext_to_fields, parse_infotext
 from modules.images.saving import ImageSaver
 from modules.jobs import Job, JobQueue
 from modules.models.manager import ModelManager
 from modules.plugins.manager import ExtensionManager
 from modules.plugins.registry import PluginRegistry
+from modules.plugins.scripts import args_from_infotext
 from modules.processing.request import Txt2ImgRequest
 
 
@@ -83,6 +85,25 @@ class Engine:
             return txt2img.run(request, self, job)
 
         return self.queue.submit(work, description=f"txt2img: {request.prompt[:60]}")
+
+    def fields_from_infotext(self, text: str) -> dict:
+        """Request fields recovered from pasted infotext: extensions may amend the parsed values
+        (infotext_pasted), and always-on scripts get their arguments back by name."""
+        parsed = parse_infotext(text)
+        self.extensions.call("infotext_pasted", infotext=text, params=parsed)
+        fields = infotext_to_fields(parsed)
+        alwayson = {}
+        for script in self.plugins.alwayson_scripts:
+            try:
+                args = args_from_infotext(script, parsed)
+            except ValueError as error:  # a hand-edited value: keep the rest, say what was dropped
+                self.extensions.report_error(self.plugins.script_owner[script.title], f"infotext: {error}")
+                continue
+            if args is not None:
+                alwayson[script.title] = args.model_dump()
+        if alwayson:
+            fields["alwayson_scripts"] = alwayson
+        return fields
 
     def submit_model_switch(self, wanted: str) -> Job:
         """Switching goes through the queue too, so it never swaps weights under a running job."""

@@ -118,3 +118,13 @@ class ExtrasSingleImageBody(BaseModel):
 class ExtrasSingleImageResponse(BaseModel):
     image: str
     html_info: str
+
+
+class PngInfoBody(BaseModel):
+    image: str
+
+
+class PngInfoResponse(BaseModel):
+    info: str
+    items: dict[str, Any]
+    parameters: dict[str, Any]

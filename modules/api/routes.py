@@ -15,6 +15,8 @@ from modules.api.models import (
     ExtrasSingleImageResponse,
     ImagesResponse,
     OptionsBody,
+    PngInfoBody,
+    PngInfoResponse,
     ProgressResponse,
     SamplerItem,
     SchedulerItem,
@@ -100,6 +102,13 @@ def build_router(engine: Engine) -> APIRouter:
             job = engine.submit_model_switch(body.sd_model_checkpoint)
             await run_in_threadpool(_outcome, job)
         return {}
+
+    @router.post("/png-info", response_model=PngInfoResponse)
+    def png_info(body: PngInfoBody) -> PngInfoResponse:
+        image = decode_image(body.image)
+        text = image.info.get("parameters") or ""
+        items = {k: v for k, v in image.info.items() if isinstance(v, str) and k != "parameters"}
+        return PngInfoResponse(info=text, items=items, parameters=engine.fields_from_infotext(text) if text else {})
 
     @router.get("/extensions", response_model=list[ExtensionItem])
     def extensions() -> list[ExtensionItem]:

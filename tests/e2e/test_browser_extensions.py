@@ -99,3 +99,23 @@ def test_script_menu_and_extra_networks_picker(ui_server, page):
     page.wait_for_function("document.querySelectorAll('#txt2img_gallery img').length >= 3", timeout=60_000)
     info = page.inner_text("#html_info_txt2img")
     assert "a cat <example:demo:1>, at night" in info  # tag kept in infotext; suffix from the setting
+
+
+def test_pasted_infotext_fills_fields_and_script_controls(ui_server, page):
+    open_ui(page, ui_server)
+    infotext = (
+        "a red cube\nNegative prompt: blurry\n"
+        'Steps: 7, Sampler: DPM++ 2M Karras, CFG scale: 4.5, Seed: 99, Size: 96x80, Example mirror: "left, right"'
+    )
+    page.fill("#txt2img_prompt textarea", infotext)
+    page.click("#txt2img_paste")
+    page.wait_for_function("document.querySelector('#txt2img_prompt textarea').value === 'a red cube'")
+    assert page.input_value("#txt2img_neg_prompt textarea") == "blurry"
+    assert page.input_value("#txt2img_steps input[type=number]") == "7"
+    assert page.input_value("#txt2img_width input[type=number]") == "96"
+    assert page.input_value("#txt2img_seed input") == "99"
+    assert page.input_value("#txt2img_sampling input") == "DPM++ 2M"
+    assert page.input_value("#txt2img_scheduler input") == "Karras"
+    page.click("#txt2img_script_example_mirror")  # open the always-on script's accordion
+    assert page.is_checked("#example_mirror_enabled input")
+    assert page.input_value("#example_mirror_label textarea, #example_mirror_label input") == "left, right"

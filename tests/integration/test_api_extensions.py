@@ -118,3 +118,22 @@ def test_extras_refuses_bad_input(server):
     assert unknown.status_code == 422 and "unknown post-processing step" in unknown.json()["detail"]
     # The server is still up and serving after the refusals.
     assert requests.get(server.url + "/sdapi/v1/extensions", timeout=30).status_code == 200
+
+
+def test_png_info_gives_back_script_args_by_name(server):
+    response = txt2img(server, alwayson_scripts={"Example mirror": {"args": {"enabled": True, "label": "x, y"}}})
+    png = response.json()["images"][0]
+    info = requests.post(server.url + "/sdapi/v1/png-info", json={"image": png}, timeout=30).json()
+    assert info["parameters"]["alwayson_scripts"] == {"Example mirror": {"enabled": True, "label": "x, y"}}
+    assert (info["parameters"]["seed"], info["parameters"]["steps"], info["parameters"]["width"]) == (5, 2, 64)
+    # The extension's infotext_pasted hook upgrades a key an older release wrote.
+    legacy = info["info"].replace('Example mirror: "x, y"', "Example legacy label: old")
+    buffer = io.BytesIO()
+    from PIL import PngImagePlugin
+
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("parameters", legacy)
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG", pnginfo=meta)
+    body = {"image": base64.b64encode(buffer.getvalue()).decode()}
+    pasted = requests.post(server.url + "/sdapi/v1/png-info", json=body, timeout=30).json()
+    assert pasted["parameters"]["alwayson_scripts"] == {"Example mirror": {"enabled": True, "label": "old"}}

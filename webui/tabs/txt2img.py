@@ -37,6 +37,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
         with gr.Column(scale=1, min_width=160):
             generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
             interrupt = gr.Button("Interrupt", elem_id="txt2img_interrupt")
+            paste = gr.Button("Read parameters from prompt", elem_id="txt2img_paste", size="sm")
     build_extra_networks_row(engine, prompt, "txt2img")
     with gr.Row():
         with gr.Column(scale=1):
@@ -134,6 +135,30 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
     prompt.submit(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
     interrupt.click(stop, inputs=session, outputs=None, concurrency_limit=None, queue=False)
     random_seed.click(lambda: -1, outputs=seed, queue=False)
+    pasted = [prompt, negative, sampler, schedule, steps, width, height, cfg, seed, message, *scripts.components]
+
+    def paste_parameters(text):
+        """Infotext pasted into the prompt box -> every field it names, scripts' args included."""
+        fields = engine.fields_from_infotext(text or "")
+        if not any(key in fields for key in ("steps", "seed", "sampler_name")):
+            return {message: message_html("The prompt holds no generation parameters to read", "error")}
+        updates = {message: message_html("Parameters read from the pasted text", "info")}
+        targets = {"prompt": prompt, "negative_prompt": negative, "steps": steps, "width": width, "height": height,
+                   "cfg_scale": cfg, "seed": seed}  # fmt: skip
+        updates.update({component: fields[key] for key, component in targets.items() if key in fields})
+        if "sampler_name" in fields:
+            try:
+                spec, schedule_type = catalog.resolve(fields["sampler_name"], fields.get("scheduler"))
+                updates.update({sampler: spec.name, schedule: schedule_type})
+            except ValueError as error:
+                updates[message] = message_html(f"Read the rest; sampler not set: {error}", "error")
+        alwayson = fields.get("alwayson_scripts", {})
+        for component, (title, name) in zip(scripts.components, scripts.slots, strict=True):
+            if name in alwayson.get(title, {}):
+                updates[component] = alwayson[title][name]
+        return updates
+
+    paste.click(paste_parameters, inputs=prompt, outputs=pasted, queue=False)
     reuse_seed.click(lambda state: (state or {}).get("last_seed", -1), inputs=session, outputs=seed, queue=False)
 
 

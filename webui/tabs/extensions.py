@@ -17,8 +17,7 @@ INSECURE_MESSAGE = (
 )
 
 
-def access_refused(engine: Engine) -> str | None:
-    flags = engine.flags
+def access_refused(flags) -> str | None:
     if listens_beyond_localhost(flags) and not flags.enable_insecure_extension_access:
         return INSECURE_MESSAGE
     return None
@@ -40,7 +39,7 @@ def installed_table(engine: Engine) -> str:
 def build_extensions_tab(engine: Engine) -> None:
     names = [ext.name for ext in engine.extensions.extensions]
     user_names = [ext.name for ext in engine.extensions.extensions if not ext.bundled]
-    refused = access_refused(engine)
+    refused = access_refused(engine.flags)
     with gr.Tab("Installed", elem_id="extensions_installed_tab"):
         table = gr.HTML(installed_table(engine))
         enabled = gr.CheckboxGroup(
@@ -70,7 +69,7 @@ def build_extensions_tab(engine: Engine) -> None:
         return message_html(f"Saved ({what}). Restart the app to apply.", "info")
 
     def do_install(url, name):
-        if access_refused(engine):
+        if access_refused(engine.flags):
             return message_html(INSECURE_MESSAGE, "error")
         try:
             path = installer.install(url or "", engine.paths.user_extensions_dir, name or "")
@@ -80,7 +79,7 @@ def build_extensions_tab(engine: Engine) -> None:
 
     def do_update(name):
         ext = engine.extensions.get(name or "")
-        if access_refused(engine):
+        if access_refused(engine.flags):
             return message_html(INSECURE_MESSAGE, "error")
         if ext is None:
             return message_html("Choose an installed user extension first", "error")
@@ -92,7 +91,7 @@ def build_extensions_tab(engine: Engine) -> None:
 
     def do_remove(name):
         ext = engine.extensions.get(name or "")
-        if access_refused(engine):
+        if access_refused(engine.flags):
             return message_html(INSECURE_MESSAGE, "error")
         if ext is None:
             return message_html("Choose an installed user extension first", "error")

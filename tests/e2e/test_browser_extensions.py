@@ -121,14 +121,13 @@ def test_pasted_infotext_fills_fields_and_script_controls(ui_server, page):
     assert page.input_value("#example_mirror_label textarea, #example_mirror_label input") == "left, right"
 
 
-def test_installing_is_refused_when_listening_beyond_localhost(tmp_path_factory, tiny_single_file, tmp_path):
+def test_installing_is_refused_when_listening_beyond_localhost(tmp_path_factory, tiny_single_file, page):
     server = start_ui_server(tmp_path_factory.mktemp("ui-listen"), tiny_single_file, "--listen")
     try:
-        with browser_page() as page:
-            open_tab(page, server, "Extensions")
-            page.get_by_role("tab", name="Install", exact=True).click()
-            assert "--enable-insecure-extension-access" in page.inner_text("#extensions_install_result")
-            assert page.locator("#extensions_install").is_disabled()
+        open_tab(page, server, "Extensions")  # the same browser, pointed at the second server
+        page.get_by_role("tab", name="Install", exact=True).click()
+        assert "--enable-insecure-extension-access" in page.inner_text("#extensions_install_result")
+        assert page.locator("#extensions_install").is_disabled()
     finally:
         server.stop()
     assert not (server.data_dir / "extensions").exists()

@@ -101,6 +101,10 @@ def test_unknown_and_missing_models_are_refused_with_a_reason(client, engine):
     assert answer.status_code == 422
     assert str(engine.paths.models_dir / "rembg" / "isnet-anime.onnx") in answer.json()["detail"]
 
+    (engine.paths.models_dir / "rembg" / "u2netp.onnx").write_bytes(b"half a download")
+    answer = client.post("/rembg", json={"input_image": b64_png(PICTURE.image), "model": "u2netp"})
+    assert answer.status_code == 422 and "could not be loaded" in answer.json()["detail"]
+
     answer = client.post("/rembg", json={"input_image": b64_png(PICTURE.image), "alpha_matting_erode_size": -1})
     assert answer.status_code == 422  # pydantic's own validation
 

@@ -137,3 +137,19 @@ def test_png_info_gives_back_script_args_by_name(server):
     body = {"image": base64.b64encode(buffer.getvalue()).decode()}
     pasted = requests.post(server.url + "/sdapi/v1/png-info", json=body, timeout=30).json()
     assert pasted["parameters"]["alwayson_scripts"] == {"Example mirror": {"enabled": True, "label": "old"}}
+
+
+def test_extras_runs_the_background_removal_step(server):
+    from tests.extensions.rembg_pictures import iou, pictures
+
+    picture = pictures(96)[1]
+    buffer = io.BytesIO()
+    picture.image.save(buffer, format="PNG")
+    body = {"image": base64.b64encode(buffer.getvalue()).decode(), "steps": {"Background removal": {}}}
+    response = requests.post(server.url + "/sdapi/v1/extra-single-image", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    result = Image.open(io.BytesIO(base64.b64decode(response.json()["image"])))
+    assert result.mode == "RGBA" and iou(np.asarray(result)[..., 3] > 127, picture.mask) > 0.9
+    missing = {**body, "steps": {"background removal": {"model": "u2net"}}}
+    refused = requests.post(server.url + "/sdapi/v1/extra-single-image", json=missing, timeout=60)
+    assert refused.status_code == 422 and "u2net.onnx" in refused.json()["detail"]

@@ -108,7 +108,7 @@ def weights_hash(*modules: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def write_lycoris_file(path: Path, algo: str, dim: int = 4, alpha: float = 2, preset: str | None = None, **kwargs):
+def write_lycoris_file(path: Path, algo: str, dim=4, alpha=2.0, preset=None, metadata=None, **kwargs):
     """A network file as LyCORIS users have them: built and saved by the package's kohya wrapper
     (keys `lora_unet_...`/`lora_te_...`) on a copy of the tiny model, with every parameter
     randomized (several formats initialize one factor to zero, which would make a no-op file)."""
@@ -125,5 +125,5 @@ def write_lycoris_file(path: Path, algo: str, dim: int = 4, alpha: float = 2, pr
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.1)
-    network.save_weights(str(path), torch.float32, {"ss_output_name": path.stem + "-alias"})
+    network.save_weights(str(path), torch.float32, {"ss_output_name": path.stem + "-alias", **(metadata or {})})
     return network, unet, text_encoder

@@ -48,7 +48,7 @@ class Engine:
         paths = Paths.from_flags(flags)
         settings = settings or Settings(paths.settings_file)
         extensions = extensions or load_extensions(paths, settings, flags)
-        plugins = PluginRegistry.build(extensions, settings)
+        plugins = PluginRegistry.build(extensions, settings, paths.models_dir)
 
         def device_policy():
             from modules.memory import DevicePolicy

@@ -69,9 +69,10 @@ def scripts():
 
 
 @hookspec
-def extra_networks():
+def extra_networks(models_dir):
     """Return a list of objects implementing `modules.plugins.types.ExtraNetwork`. Prompt tags
-    `<name:...>` whose name is in the object's `names` are stripped and handed to it."""
+    `<name:...>` whose name is in the object's `names` are stripped and handed to it. Called once
+    per engine; `models_dir` is that engine's models folder (for `list_items`)."""
 
 
 @hookspec

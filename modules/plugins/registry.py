@@ -23,7 +23,7 @@ class PluginRegistry:
     step_owner: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, manager: ExtensionManager, settings: Settings) -> "PluginRegistry":
+    def build(cls, manager: ExtensionManager, settings: Settings, models_dir) -> "PluginRegistry":
         registry = cls(manager=manager)
         for owner, spec in manager.collect("ui_settings"):
             if not isinstance(spec, SettingSpec):
@@ -33,7 +33,7 @@ class PluginRegistry:
                 manager.report_error(owner, message)
         for owner, script_class in manager.collect("scripts"):
             registry._add_script(owner, script_class)
-        for owner, network in manager.collect("extra_networks"):
+        for owner, network in manager.collect("extra_networks", models_dir=models_dir):
             registry._add_network(owner, network)
         for owner, step in manager.collect("postprocessing_steps"):
             if not isinstance(step, PostprocessingStep):

@@ -1,11 +1,13 @@
 """Shared helpers for the lycoris extension tests: load the extension the way the app does,
 build the tiny model, write LoRA/LyCORIS files with the `lycoris` package itself."""
 
+import atexit
 import copy
 import functools
 import hashlib
 import importlib
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -47,10 +49,19 @@ train_on_input = true
 
 
 @functools.cache
+def scratch() -> Path:
+    """One temporary folder for this test process, removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="lycoris-tests-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+@functools.cache
 def extension():
     """The extension package, imported by the real extension manager (from a folder holding only
     this extension, so other bundled extensions are not loaded here)."""
-    root = Path(tempfile.mkdtemp(prefix="lycoris-ext-"))
+    root = scratch() / "extensions"
+    root.mkdir()
     (root / "lycoris").symlink_to(EXTENSION_DIR, target_is_directory=True)
     manager = ExtensionManager([root])
     manager.load()
@@ -116,9 +127,11 @@ def write_lycoris_file(path: Path, algo: str, dim=4, alpha=2.0, preset=None, met
 
     logging.getLogger("LyCORIS").setLevel(logging.ERROR)
     unet, text_encoder = fresh_parts()
-    preset_file = Path(tempfile.mkdtemp(prefix="lycoris-preset-")) / "preset.toml"
-    preset_file.write_text(preset or SD1_PRESET.format(conv="true"))
+    preset_text = preset or SD1_PRESET.format(conv="true")
+    preset_file = scratch() / f"preset-{hashlib.sha256(preset_text.encode()).hexdigest()[:12]}.toml"
+    preset_file.write_text(preset_text)
     preset_path = str(preset_file)
+    torch.manual_seed(1)  # the package initializes with the global generator: same file whatever ran before
     network = kohya.create_network(1.0, dim, alpha, None, text_encoder, unet, algo=algo, preset=preset_path, **kwargs)
     network.apply_to(text_encoder, unet, apply_text_encoder=True, apply_unet=True)
     generator = torch.Generator().manual_seed(1)

@@ -1,0 +1,136 @@
+"""The ExtraNetwork behind `<lora:...>` and `<lyco:...>`: merge the named networks into the
+model's weights before the prompt is encoded, put the exact original weights back afterwards."""
+
+import logging
+import threading
+import weakref
+from pathlib import Path
+
+from modules.plugins.types import ExtraNetworkCall, ExtraNetworkItem
+
+from .layout import LayerIndex
+from .library import HashCache, NetworkFile, NetworkLibrary
+from .merge import MergeReport, merge_network
+from .patcher import WeightPatcher
+from .safe_load import NetworkFileError, load_tensors
+from .tags import NetworkRequest, parse_call
+
+log = logging.getLogger("sdstudio.extensions.lycoris")
+COMPONENTS = {"unet": "unet", "te": "text_encoder", "te2": "text_encoder_2"}
+
+
+class LoraNetworks:
+    """One per engine (the extra_networks hook is called per engine); what it changes is kept per
+    model. Jobs find files through their own `p.models_dir`; `models_dir` serves `list_items`."""
+
+    names = ("lora", "lyco")
+
+    def __init__(self, models_dir: Path | None = None):
+        self.models_dir = Path(models_dir) if models_dir else None
+        self.hashes = HashCache()
+        # UNet module of a patched model -> the patcher holding its original weights.
+        self._patched: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    # --- ExtraNetwork ------------------------------------------------------------------------
+    def list_items(self) -> list[ExtraNetworkItem]:
+        if self.models_dir is None:
+            return []
+        return [_item(network) for network in NetworkLibrary(self.models_dir).files()]
+
+    def activate(self, p, calls: list[ExtraNetworkCall]) -> None:
+        with self._lock:
+            # A job that never reached deactivate (it should not happen) must not leave its
+            # networks in the weights of the next one.
+            self._restore(p.model)
+            if not calls:
+                return
+            patcher = WeightPatcher()
+            self._patched[p.model.unet] = patcher
+            self._merge_all(p, calls, patcher)
+
+    def deactivate(self, p) -> None:
+        with self._lock:
+            self._restore(p.model)
+
+    # --- the work ------------------------------------------------------------------------------
+    def _restore(self, model) -> None:
+        patcher = self._patched.pop(model.unet, None) if model is not None else None
+        if patcher is not None:
+            patcher.restore()
+
+    def _merge_all(self, p, calls: list[ExtraNetworkCall], patcher: WeightPatcher) -> None:
+        library = NetworkLibrary(p.models_dir)
+        components = {key: getattr(p.model, attr, None) for key, attr in COMPONENTS.items()}
+        index = LayerIndex({key: module for key, module in components.items() if module is not None})
+        loaded: dict[Path, dict] = {}  # the same file named twice is read once
+        hashes = []
+        for call in calls:
+            try:
+                request = parse_call(call)
+            except ValueError as error:
+                p.warnings.append(f"LoRA: {error}; skipped")
+                continue
+            network = library.find(request.name)
+            if network is None:
+                p.warnings.append(f"LoRA: {library.describe_missing(request.name)}")
+                continue
+            try:
+                if network.path not in loaded:
+                    loaded[network.path] = load_tensors(network.path)
+            except (NetworkFileError, OSError) as error:
+                p.warnings.append(f"LoRA {request.name!r}: {error}; skipped")
+                continue
+            strengths = {"unet": request.unet, "te": request.te, "te2": request.te}
+            try:
+                report = merge_network(loaded[network.path], index, strengths, patcher)
+            except RuntimeError as error:
+                # Part of this network may be in the weights already: take every network out
+                # rather than make a picture with half of one.
+                patcher.restore()
+                p.warnings.append(f"LoRA {request.name!r}: {error}; all LoRA networks left out of this job")
+                log.exception("LoRA %s failed to merge", request.name)
+                return
+            self._report(p, request, network, report)
+            hashes.append(f"{_clean(request.name)}: {self.hashes.short_hash(network.path)}")
+        if hashes:
+            p.extra_generation_params["Lora hashes"] = ", ".join(hashes)
+
+    @staticmethod
+    def _report(p, request: NetworkRequest, network: NetworkFile, report: MergeReport) -> None:
+        problems = []
+        if report.unmatched:
+            problems.append(
+                f"{len(report.unmatched)} layer(s) match nothing in this model (e.g. {report.unmatched[0]}); "
+                "it may be made for another model family"
+            )
+        if report.unsupported:
+            problems.append(f"{len(report.unsupported)} layer(s) use a format this extension cannot apply")
+        if report.unrecognized:
+            problems.append(f"{len(report.unrecognized)} key(s) in no known layout (e.g. {report.unrecognized[0]})")
+        if report.ignored:
+            problems.append(f"parameters ignored: {', '.join(sorted(report.ignored))}")
+        if report.mismatched:
+            example = report.mismatched[0]
+            problems.append(f"{len(report.mismatched)} layer(s) have shapes that do not fit (e.g. {example})")
+        if problems:
+            p.warnings.append(f"LoRA {request.name!r} ({network.path.name}): " + "; ".join(problems))
+        log.info("LoRA %s: %d layers changed (te %s, unet %s)", request.name, report.layers, request.te, request.unet)
+
+
+def _item(network: NetworkFile) -> ExtraNetworkItem:
+    card = network.user_metadata()
+    try:
+        weight = float(card.get("preferred weight") or 1)
+    except (TypeError, ValueError):
+        weight = 1.0
+    activation = str(card.get("activation text") or "").strip()
+    prompt = f"<lora:{network.name}:{weight:g}>" + (f" {activation}" if activation else "")
+    return ExtraNetworkItem(
+        name=network.name, prompt=prompt, filename=str(network.path), description=str(card.get("description") or "")
+    )
+
+
+def _clean(name: str) -> str:
+    # The hashes line is "name: hash, name: hash": keep the separators out of names.
+    return name.replace(":", "").replace(",", "")

@@ -54,7 +54,8 @@ class ExtensionManager:
             reason = self._disabled_reason(ext)
             if reason:
                 ext.enabled, ext.status = False, "disabled"
-                ext.errors.append(reason) if reason != "disabled" else None
+                if reason != "disabled":  # a flag did it: say which
+                    ext.errors.append(reason)
                 continue
             missing = [name for name in ext.requires if name not in loaded]
             if missing:
@@ -74,7 +75,8 @@ class ExtensionManager:
                 ext.status = "loaded"
             except Exception as error:  # noqa: BLE001 - e.g. a hookimpl with unknown arguments
                 self._fail(ext, f"failed to register: {_describe(error)}")
-                self._pm.unregister(name=ext.name) if self._pm.has_plugin(ext.name) else None
+                if self._pm.has_plugin(ext.name):
+                    self._pm.unregister(name=ext.name)
 
     def _disabled_reason(self, ext: ExtensionInfo) -> str | None:
         if self._mode == "none":
@@ -174,5 +176,4 @@ def _import_plugin(ext: ExtensionInfo):
         except BaseException:
             del sys.modules[package_name]
             raise
-    assert (ext.path / PLUGIN_MODULE).exists()
-    return importlib.import_module(f"{package_name}.plugin")
+    return importlib.import_module(f"{package_name}.{PLUGIN_MODULE.removesuffix('.py')}")

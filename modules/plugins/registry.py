@@ -1,15 +1,12 @@
 """What the loaded extensions contributed: scripts, extra networks, Extras steps, settings.
 Built once after loading; the engine, the UI and the API read it from here."""
 
-import logging
 from dataclasses import dataclass, field
 
 from modules.config.settings import Settings, SettingSpec
 from modules.plugins.manager import ExtensionManager
 from modules.plugins.scripts import Script, ScriptArgsError, parse_script_args
 from modules.plugins.types import ExtraNetwork, PostprocessingStep
-
-log = logging.getLogger("sdstudio.extensions")
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import browser_page, open_ui, start_ui_server
+from tests.e2e.browser import open_ui, start_ui_server
 from tests.e2e.test_browser_txt2img import set_number
 
 pytestmark = pytest.mark.browser
@@ -22,12 +22,6 @@ def ui_server(tmp_path_factory, tiny_single_file):
     running = start_ui_server(data_dir, tiny_single_file)
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def page(ui_server):
-    with browser_page() as page:
-        yield page
 
 
 def open_tab(page, server, name: str) -> None:
@@ -131,3 +125,17 @@ def test_installing_is_refused_when_listening_beyond_localhost(tmp_path_factory,
     finally:
         server.stop()
     assert not (server.data_dir / "extensions").exists()
+
+
+def test_update_and_remove_a_user_extension(ui_server, page):
+    open_tab(page, ui_server, "Extensions")
+    page.click("#extensions_update")
+    page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('Choose')")
+    page.click("#extensions_target input")
+    page.get_by_role("option", name="broken_import").click()
+    page.click("#extensions_update")
+    page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('not installed from git')")
+    page.click("#extensions_remove")
+    page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('Removed broken_import')")
+    assert not (ui_server.data_dir / "extensions" / "broken_import").exists()
+    assert (ui_server.data_dir / "extensions" / "example").exists()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.browser import browser_page, open_ui, start_ui_server
+from tests.e2e.browser import open_ui, start_ui_server
 from tests.extensions.rembg_pictures import iou, pictures
 
 pytestmark = pytest.mark.browser
@@ -18,12 +18,6 @@ def ui_server(tmp_path_factory, tiny_single_file):
     running = start_ui_server(tmp_path_factory.mktemp("ui-rembg"), tiny_single_file)
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def page(ui_server):
-    with browser_page() as page:
-        yield page
 
 
 @pytest.fixture(scope="module")

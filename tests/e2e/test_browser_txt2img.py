@@ -3,7 +3,7 @@
 import pytest
 
 from modules.images.infotext import parse_infotext
-from tests.e2e.browser import browser_page, open_ui, start_ui_server
+from tests.e2e.browser import open_ui, start_ui_server
 
 pytestmark = pytest.mark.browser
 
@@ -20,12 +20,6 @@ def ui_server(tmp_path_factory, tiny_single_file):
     running = start_ui_server(tmp_path_factory.mktemp("ui-data"), tiny_single_file)
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def page(ui_server):
-    with browser_page() as page:
-        yield page
 
 
 def test_generate_shows_the_image_and_saves_it_with_infotext(ui_server, page):

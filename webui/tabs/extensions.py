@@ -77,29 +77,25 @@ def build_extensions_tab(engine: Engine) -> None:
             return message_html(str(error), "error")
         return message_html(f"Installed into {path}. Restart the app to load it.", "info")
 
-    def do_update(name):
-        ext = engine.extensions.get(name or "")
+    def on_user_extension(name, action, done: str):
+        """Run `action(ext)` on a chosen user extension, refusing as access and choice require."""
         if access_refused(engine.flags):
             return message_html(INSECURE_MESSAGE, "error")
+        ext = engine.extensions.get(name or "")
         if ext is None:
             return message_html("Choose an installed user extension first", "error")
         try:
-            summary = installer.update(ext)
-        except installer.ExtensionInstallError as error:
-            return message_html(str(error), "error")
-        return message_html(f"{ext.name}: {summary}. Restart the app to load the new code.", "info")
-
-    def do_remove(name):
-        ext = engine.extensions.get(name or "")
-        if access_refused(engine.flags):
-            return message_html(INSECURE_MESSAGE, "error")
-        if ext is None:
-            return message_html("Choose an installed user extension first", "error")
-        try:
-            installer.remove(ext, engine.paths.user_extensions_dir)
+            outcome = action(ext)
         except (installer.ExtensionInstallError, OSError) as error:
             return message_html(str(error), "error")
-        return message_html(f"Removed {ext.name}. Restart the app to unload it.", "info")
+        return message_html(done.format(name=ext.name, outcome=outcome), "info")
+
+    def do_update(name):
+        return on_user_extension(name, installer.update, "{name}: {outcome}. Restart the app to load the new code.")
+
+    def do_remove(name):
+        remove_it = lambda ext: installer.remove(ext, engine.paths.user_extensions_dir)  # noqa: E731
+        return on_user_extension(name, remove_it, "Removed {name}. Restart the app to unload it.")
 
     apply.click(apply_enabled, inputs=enabled, outputs=installed_message, queue=False)
     refresh.click(lambda: installed_table(engine), outputs=table, queue=False)

@@ -19,6 +19,10 @@ from modules.plugins.manager import ExtensionManager
 from modules.plugins.registry import PluginRegistry
 from modules.plugins.scripts import args_from_infotext
 from modules.processing.request import Txt2ImgRequest
+from modules.processing.token_counter import TokenCounter
+from modules.prompts.cache import EncodingCache
+from modules.prompts.parser import strip_comments
+from modules.prompts.styles import StyleDatabase
 
 
 @dataclass
@@ -31,6 +35,10 @@ class Engine:
     queue: JobQueue
     saver: ImageSaver
     flags: Any
+    encodings: EncodingCache
+    styles: StyleDatabase
+    tokens: TokenCounter = None
+    embeddings: Any = None  # EmbeddingDatabase, made on first use (it imports torch)
 
     @classmethod
     def from_argv(cls, argv: Sequence[str] | None) -> "Engine":
@@ -72,12 +80,19 @@ class Engine:
             queue=JobQueue(),
             saver=ImageSaver(),
             flags=flags,
+            encodings=EncodingCache(),
+            styles=StyleDatabase(paths.styles_file),
         )
 
+    def __post_init__(self):
+        if self.tokens is None:
+            self.tokens = TokenCounter(self)
+
     def submit_txt2img(self, request: Txt2ImgRequest) -> Job:
-        """Queue a generation. Unknown scripts or bad script arguments raise ValueError here,
-        before anything is queued."""
+        """Queue a generation. Unknown scripts or styles, or bad script arguments, raise
+        ValueError here, before anything is queued."""
         self.plugins.validate_script_args(request.script_name, request.script_args, request.alwayson_scripts)
+        self.styles.apply("", "", request.styles)  # raises for unknown names
 
         def work(job: Job):
             from modules.processing import txt2img
@@ -86,12 +101,35 @@ class Engine:
 
         return self.queue.submit(work, description=f"txt2img: {request.prompt[:60]}")
 
+    def prepare_prompts(self, prompt: str, negative_prompt: str, styles: list[str]) -> tuple[str, str]:
+        """Comments removed (setting), then styles applied: the prompts a job starts from."""
+        if self.settings.get("enable_prompt_comments"):
+            prompt, negative_prompt = strip_comments(prompt), strip_comments(negative_prompt)
+        if styles:
+            prompt, negative_prompt = self.styles.apply(prompt, negative_prompt, styles)
+        return prompt, negative_prompt
+
+    def embeddings_for(self, model):
+        """The EmbeddingDatabase for this model's text encoder, reloaded if the folder changed."""
+        if self.embeddings is None:
+            from modules.prompts.embeddings import EmbeddingDatabase
+
+            self.embeddings = EmbeddingDatabase(self.paths.models_dir / "embeddings")
+        width = model.text_encoder.get_input_embeddings().weight.shape[1]
+        self.embeddings.load(model.tokenizer, width)
+        return self.embeddings
+
     def fields_from_infotext(self, text: str) -> dict:
         """Request fields recovered from pasted infotext: extensions may amend the parsed values
         (infotext_pasted), and always-on scripts get their arguments back by name."""
         parsed = parse_infotext(text)
         self.extensions.call("infotext_pasted", infotext=text, params=parsed)
         fields = infotext_to_fields(parsed)
+        if "prompt" in fields and self.styles.styles:
+            # Styles are stored applied; take back out those that were, as A1111 does on paste.
+            names, prompt, negative = self.styles.extract_styles(fields["prompt"], fields.get("negative_prompt", ""))
+            if names:
+                fields.update(prompt=prompt, negative_prompt=negative, styles=names)
         alwayson = {}
         for script in self.plugins.alwayson_scripts:
             try:

@@ -25,16 +25,22 @@ def build_blocks(engine: Engine):
         checkpoint = build_checkpoint_row(engine)
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
-                build_txt2img_tab(engine, checkpoint.dropdown)
+                build_txt2img_tab(engine, checkpoint.dropdown, checkpoint.clip_skip)
             with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
                 build_extras_tab(engine)
             build_extension_tabs(engine)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 build_extensions_tab(engine)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
-                build_settings_tab(engine)
-        # Each page load shows the checkpoints on disk now, with hashes known since start-up.
+                settings = build_settings_tab(engine)
+        # Each page load shows the checkpoints on disk now, with hashes known since start-up,
+        # and the settings as they are now (another page may have changed them).
         blocks.load(checkpoint.refresh, outputs=[checkpoint.dropdown, checkpoint.message])
+        blocks.load(settings.current_values, outputs=settings.components, queue=False)
+        blocks.load(lambda: engine.settings.get("CLIP_stop_at_last_layers"), outputs=checkpoint.clip_skip, queue=False)
+        # The quick setting and the Settings tab show one value.
+        checkpoint.clip_skip.change(lambda v: v, inputs=checkpoint.clip_skip,
+                                    outputs=settings.by_key["CLIP_stop_at_last_layers"], queue=False)  # fmt: skip
     return blocks
 
 

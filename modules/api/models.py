@@ -17,6 +17,7 @@ class Txt2ImgBody(GenerationKnobs):
     send_images: bool = True
     save_images: bool = False  # A1111's API default: clients opt in to files on disk
     override_settings: dict[str, Any] = Field(default_factory=dict)
+    styles: list[str] = Field(default_factory=list)
     script_name: str | None = None
     script_args: Any = Field(default_factory=list)
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
@@ -28,6 +29,8 @@ class Txt2ImgBody(GenerationKnobs):
             sampler_name=self.sampler_name or self.sampler_index,
             scheduler=self.scheduler or "Automatic",
             checkpoint=self.override_settings.get("sd_model_checkpoint") or None,
+            clip_skip=self.override_settings.get("CLIP_stop_at_last_layers"),
+            styles=self.styles,
             save_images=self.save_images,
             script_name=self.script_name or None,
             script_args=self.script_args,
@@ -128,3 +131,22 @@ class PngInfoResponse(BaseModel):
     info: str
     items: dict[str, Any]
     parameters: dict[str, Any]
+
+
+class PromptStyleItem(BaseModel):
+    name: str
+    prompt: str
+    negative_prompt: str
+
+
+class EmbeddingItem(BaseModel):
+    step: int | None
+    sd_checkpoint: str | None
+    sd_checkpoint_name: str | None
+    shape: int
+    vectors: int
+
+
+class EmbeddingsResponse(BaseModel):
+    loaded: dict[str, EmbeddingItem]
+    skipped: dict[str, str]

@@ -10,6 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from modules.api.models import (
+    EmbeddingItem,
+    EmbeddingsResponse,
     ExtensionItem,
     ExtrasSingleImageBody,
     ExtrasSingleImageResponse,
@@ -18,6 +20,7 @@ from modules.api.models import (
     PngInfoBody,
     PngInfoResponse,
     ProgressResponse,
+    PromptStyleItem,
     SamplerItem,
     SchedulerItem,
     ScriptArg,
@@ -110,6 +113,23 @@ def build_router(engine: Engine) -> APIRouter:
         items = {k: v for k, v in image.info.items() if isinstance(v, str) and k != "parameters"}
         return PngInfoResponse(info=text, items=items, parameters=engine.fields_from_infotext(text) if text else {})
 
+    @router.get("/prompt-styles", response_model=list[PromptStyleItem])
+    def prompt_styles() -> list[PromptStyleItem]:
+        engine.styles.reload()
+        return [
+            PromptStyleItem(name=s.name, prompt=s.prompt, negative_prompt=s.negative_prompt)
+            for s in engine.styles.styles.values()
+        ]
+
+    @router.get("/embeddings", response_model=EmbeddingsResponse)
+    def embeddings() -> EmbeddingsResponse:
+        return _embeddings_response(engine)
+
+    @router.post("/refresh-embeddings")
+    def refresh_embeddings() -> dict:
+        _embeddings_response(engine)
+        return {}
+
     @router.get("/extensions", response_model=list[ExtensionItem])
     def extensions() -> list[ExtensionItem]:
         items = []
@@ -199,6 +219,27 @@ def decode_image(data: str):
     except (ValueError, binascii.Error, UnidentifiedImageError, OSError) as error:
         raise HTTPException(status_code=422, detail=f"image: not a base64-encoded image ({error})") from error
     return image
+
+
+def _embeddings_response(engine) -> EmbeddingsResponse:
+    """Embeddings as the loaded model sees them (its text encoder's width decides what fits);
+    with no model loaded yet, the default one is loaded first, as A1111 does at start-up."""
+    try:
+        model = engine.models.get(None)
+    except LookupError as error:
+        raise HTTPException(status_code=503, detail=str(error)) from error
+    database = engine.embeddings_for(model)
+    loaded = {
+        name: EmbeddingItem(
+            step=emb.step,
+            sd_checkpoint=None,
+            sd_checkpoint_name=emb.sd_checkpoint_name,
+            shape=int(emb.vectors.shape[-1]),
+            vectors=int(emb.vectors.shape[0]),
+        )
+        for name, emb in database.embeddings.items()
+    }
+    return EmbeddingsResponse(loaded=loaded, skipped=dict(database.skipped))
 
 
 def _script_arg(name: str, field) -> ScriptArg:

@@ -33,6 +33,10 @@ class Paths:
         return (self.models_dir / "Stable-diffusion", *self.extra_checkpoint_dirs)
 
     @property
+    def styles_file(self) -> Path:
+        return self.data_dir / "styles.csv"
+
+    @property
     def settings_file(self) -> Path:
         return self.data_dir / "config.json"
 

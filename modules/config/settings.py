@@ -61,8 +61,31 @@ class SettingSpec:
         return value
 
 
+EMPHASIS_CHOICES = ("Original", "No norm", "Ignore", "None")
+
 CORE_SETTINGS = (
     SettingSpec("samples_save", True, "Always save all generated images", "Saving images", "checkbox"),
+    SettingSpec(
+        "emphasis",
+        "Original",
+        "Emphasis: (x:1.2) weights; Original restores the mean, No norm does not, Ignore drops weights, "
+        "None makes brackets plain text",
+        "Prompts",
+        "dropdown",
+        choices=EMPHASIS_CHOICES,
+    ),
+    SettingSpec("CLIP_stop_at_last_layers", 1, "Clip skip", "Prompts", "slider", minimum=1, maximum=12, step=1),
+    SettingSpec(
+        "comma_padding_backtrack",
+        20,
+        "Long prompts: split a 75-token chunk at the last comma within this many tokens",
+        "Prompts",
+        "slider",
+        minimum=0,
+        maximum=74,
+        step=1,
+    ),
+    SettingSpec("enable_prompt_comments", True, "Remove # comments from prompts", "Prompts", "checkbox"),
     SettingSpec("disabled_extensions", "", "Disabled extensions (comma-separated; applied on restart)", "Extensions"),
 )
 

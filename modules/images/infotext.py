@@ -81,6 +81,7 @@ INFOTEXT_FIELDS = {
     "Size-1": "width",
     "Size-2": "height",
     "Model": "checkpoint",
+    "Clip skip": "clip_skip",
 }
 
 

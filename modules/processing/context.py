@@ -22,6 +22,7 @@ class ProcessingContext:
     cfg_scale: float = 7.0
     width: int = 512
     height: int = 512
+    clip_skip: int | None = None  # None: the CLIP_stop_at_last_layers setting
     extra_generation_params: dict[str, Any] = field(default_factory=dict)  # added to the infotext
     warnings: list[str] = field(default_factory=list)  # shown to the user with the result
     script_args: dict[str, BaseModel] = field(default_factory=dict)  # always-on script title -> args

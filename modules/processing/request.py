@@ -40,6 +40,8 @@ class Txt2ImgRequest(GenerationKnobs):
     scheduler: str = "Automatic"
     checkpoint: str | None = None  # None: the loaded (or default) checkpoint
     save_images: bool = True
+    styles: list[str] = Field(default_factory=list)  # names from styles.csv, applied in order
+    clip_skip: int | None = Field(None, ge=1, le=12)  # None: the CLIP_stop_at_last_layers setting
     # Scripts (extensions): the Script-menu choice and its arguments (named dict, or a positional
     # list from A1111 clients), and always-on scripts' arguments keyed by title.
     script_name: str | None = None

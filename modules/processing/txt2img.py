@@ -13,11 +13,13 @@ from modules.plugins.types import ImageSavedParams, PostprocessImageParams
 from modules.processing.context import ProcessingContext
 from modules.processing.hooks import StageHooks
 from modules.processing.networks import ActiveNetworks
+from modules.processing.prompting import JobPrompts
 from modules.processing.request import Txt2ImgRequest
 from modules.processing.result import GeneratedImage, GenerationResult
 from modules.prompts.conditioning import encode_prompt
 from modules.sampling import catalog, noise
 from modules.sampling.denoiser import DenoiseInputs, denoise
+from modules.sampling.guidance import GuidancePlan
 
 OUTPUT_SUBDIR = "txt2img-images"
 
@@ -28,13 +30,15 @@ def run(request: Txt2ImgRequest, engine, job) -> GenerationResult:
     request, warnings = request.size_adjustments()
     sampler, schedule = catalog.resolve(request.sampler_name, request.scheduler)
     model = engine.models.get(request.checkpoint)
+    prompt, negative_prompt = engine.prepare_prompts(request.prompt, request.negative_prompt, request.styles)
     p = ProcessingContext(
         request=request,
         model=model,
         settings=engine.settings,
         models_dir=engine.paths.models_dir,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        clip_skip=request.clip_skip,
         seed=noise.pick_seed(request.seed),
         steps=request.steps,
         cfg_scale=request.cfg_scale,
@@ -90,7 +94,7 @@ def generate(p: ProcessingContext, engine, job, sampler, schedule) -> Generation
 
 def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult, params: "SamplingParams") -> None:
     request = p.request
-    encoder = ConditioningCache(p.model, p.cfg_scale)
+    job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
     job.set_total(request.n_iter, p.steps)
     step_hooks = hooks.step_hooks()
     for batch_index in range(request.n_iter):
@@ -103,7 +107,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         hooks.run("process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
         latents, stopped = sample_latents(
             p.model,
-            encoder.for_prompts(prompts, p.negative_prompt),
+            job_prompts.plan(prompts, p.negative_prompt, p.cfg_scale, p.steps),
             seeds,
             params,
             on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
@@ -128,6 +132,12 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             break
 
 
+def _network_state(p) -> tuple:
+    """What extra networks did to the weights this job: part of the encoding cache key."""
+    return tuple((name, tuple((c.positional, tuple(sorted(c.named.items()))) for c in calls))
+                 for name, calls in sorted(p.extra_network_calls.items()))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     steps: int
@@ -139,49 +149,27 @@ class SamplingParams:
 
 
 def encode_conditioning(model, prompt: str, negative_prompt: str, cfg_scale: float):
-    """(cond, uncond); uncond is None at CFG 1, where the unconditional pass is skipped."""
-    dtype = model.unet.dtype
-    cond = encode_prompt(model, prompt).to(dtype)
-    uncond = encode_prompt(model, negative_prompt).to(dtype) if cfg_scale != 1 else None
+    """(cond, uncond) with the default encode options; uncond is None at CFG 1."""
+    cond = encode_prompt(model, prompt)
+    uncond = encode_prompt(model, negative_prompt) if cfg_scale != 1 else None
     return cond, uncond
 
 
-class ConditioningCache:
-    """Encodes each distinct prompt once per job, so batches only pay for prompts hooks changed."""
-
-    def __init__(self, model, cfg_scale: float):
-        self._model, self._cfg_scale, self._encoded = model, cfg_scale, {}
-
-    def _encode(self, text: str) -> torch.Tensor:
-        if text not in self._encoded:
-            self._encoded[text] = encode_prompt(self._model, text).to(self._model.unet.dtype)
-        return self._encoded[text]
-
-    def for_prompts(self, prompts: list[str], negative_prompt: str):
-        if len(set(prompts)) == 1:
-            cond = self._encode(prompts[0])
-        else:
-            cond = torch.cat([self._encode(text) for text in prompts])
-        uncond = self._encode(negative_prompt) if self._cfg_scale != 1 else None
-        return cond, uncond
-
-
 def sample_images(model, conditioning, seeds: list[int], params: SamplingParams, on_step=None, should_stop=None):
-    """One batch, one image per seed: (images, stopped_early). Shared by txt2img and evaluations."""
-    latents, stopped = sample_latents(model, conditioning, seeds, params, on_step, should_stop)
+    """One batch from (cond, uncond) tensors: (images, stopped_early). Used by evaluations."""
+    plan = GuidancePlan.static(*conditioning, params.cfg_scale, len(seeds))
+    latents, stopped = sample_latents(model, plan, seeds, params, on_step, should_stop)
     return decode_latents(model, latents), stopped
 
 
-def sample_latents(model, conditioning, seeds, params: SamplingParams, on_step=None, should_stop=None, step_hooks=None):
+def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_step=None, should_stop=None,
+                   step_hooks=None):  # fmt: skip
     prepare_compute_thread()
-    cond, uncond = conditioning
     generators = noise.generators_for(seeds)
     shape = (model.latent_channels, params.height // model.vae_scale_factor, params.width // model.vae_scale_factor)
     inputs = DenoiseInputs(
         latents=noise.initial_noise(generators, shape).to(model.unet.device, model.unet.dtype),
-        cond=cond,
-        uncond=uncond,
-        cfg_scale=params.cfg_scale,
+        guidance=plan,
         generators=generators,
     )
     return denoise(
@@ -205,8 +193,16 @@ def infotext_params(result: GenerationResult, seed: int, p: ProcessingContext | 
         "Size": f"{result.width}x{result.height}",
         "Model hash": result.model_hash,
         "Model": result.model_name,
+        **(_prompt_options(p) if p is not None else {}),
         **(p.extra_generation_params if p is not None else {}),
     }
+
+
+def _prompt_options(p: ProcessingContext) -> dict:
+    """Prompt settings that change the picture, written only when not at their defaults."""
+    clip_skip = int(p.clip_skip or p.settings.get("CLIP_stop_at_last_layers"))
+    emphasis = p.settings.get("emphasis")
+    return {"Clip skip": clip_skip if clip_skip > 1 else None, "Emphasis": emphasis if emphasis != "Original" else None}
 
 
 def decode_latents(model, latents: torch.Tensor) -> list[Image.Image]:

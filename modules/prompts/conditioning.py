@@ -1,20 +1,147 @@
-"""Turn prompt text into the text encoder's hidden states.
+"""Prompt text -> text-encoder hidden states, as A1111 makes them.
 
-Plain encoding: one 77-token window (BOS + 75 tokens + EOS, padded). The full A1111
-prompt language (attention weights, BREAK, long-prompt chunks) builds on this.
+Attention weights multiply each token's hidden state (then, in the "Original" emphasis mode,
+the chunk's mean is restored); long prompts and BREAK make several 77-token chunks, encoded
+separately and concatenated; textual-inversion vectors replace their placeholder tokens'
+embeddings; CLIP skip takes an earlier layer's output through the final layer norm.
 """
+
+from dataclasses import dataclass
 
 import torch
 
+from modules.config.settings import EMPHASIS_CHOICES as EMPHASIS_MODES
+from modules.prompts.cache import EncodingCache
+from modules.prompts.chunks import Tokenized, split_into_chunks
+from modules.prompts.parser import parse_prompt_attention
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    emphasis: str = "Original"
+    clip_skip: int = 1
+    comma_backtrack: int = 20
+
+    def __post_init__(self):
+        if self.emphasis not in EMPHASIS_MODES:
+            raise ValueError(f"emphasis must be one of {EMPHASIS_MODES}, not {self.emphasis!r}")
+        if self.clip_skip < 1:
+            raise ValueError(f"clip skip must be at least 1, not {self.clip_skip}")
+
+
+class PromptTokenizer:
+    """Text -> chunks of token ids and weights. Needs only the tokenizer (and embeddings), so
+    the UI's token counter works before a model is loaded."""
+
+    def __init__(self, tokenizer, options: EncodeOptions, embeddings=None):
+        self.tokenizer, self.options, self.embeddings = tokenizer, options, embeddings
+        self._comma = tokenizer(",", add_special_tokens=False).input_ids[0]
+
+    def fragments(self, text: str) -> list[list]:
+        if self.options.emphasis == "None":
+            return [[text, 1.0]]  # brackets are plain text in this mode
+        parsed = parse_prompt_attention(text)
+        if self.options.emphasis == "Ignore":
+            return [[t, w if [t, w] == ["BREAK", -1] else 1.0] for t, w in parsed]
+        return parsed
+
+    def tokenize(self, text: str) -> Tokenized:
+        find = self.embeddings.find_at if self.embeddings is not None else (lambda ids, offset: None)
+        return split_into_chunks(
+            self.fragments(text),
+            lambda texts: self.tokenizer(texts, add_special_tokens=False, truncation=False).input_ids,
+            find,
+            bos=self.tokenizer.bos_token_id,
+            eos=self.tokenizer.eos_token_id,
+            comma=self._comma,
+            backtrack=self.options.comma_backtrack,
+        )
+
+    def count(self, text: str) -> int:
+        return self.tokenize(text).token_count
+
+
+class PromptEncoder:
+    """Encodes texts for one model, one set of options, one state of the text encoder."""
+
+    def __init__(self, model, options: EncodeOptions, embeddings=None, cache: EncodingCache | None = None, state=()):
+        self.model, self.options = model, options
+        self.tokenizer = PromptTokenizer(model.tokenizer, options, embeddings)
+        self.cache = cache or EncodingCache()
+        embeddings_version = embeddings.version if embeddings is not None else 0
+        # Anything that changes the output for the same text: the weights (networks merged into
+        # the text encoder are part of `state`), the options, the embeddings on disk.
+        self._key = (model.sha256, id(model.text_encoder), options, embeddings_version, state)
+
+    def encode(self, text: str) -> torch.Tensor:
+        """[77 * chunks, hidden] in the UNet's dtype."""
+        key = (self._key, text)
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = self._encode_chunks(self.tokenizer.tokenize(text))
+            self.cache.put(key, cached)
+        return cached
+
+    def empty_chunk(self) -> torch.Tensor:
+        """The encoding of an empty prompt (one chunk): what shorter prompts are padded with."""
+        return self.encode("")[:77]
+
+    def _encode_chunks(self, tokenized: Tokenized) -> torch.Tensor:
+        encoder = self.model.text_encoder
+        device = encoder.device
+        ids = torch.tensor([chunk.tokens for chunk in tokenized.chunks], device=device)
+        fixes = [(row, offset, emb) for row, chunk in enumerate(tokenized.chunks) for offset, emb in chunk.fixes]
+        with torch.inference_mode(), _embedding_vectors(encoder, fixes):
+            if self.options.clip_skip > 1:
+                hidden = encoder(ids, output_hidden_states=True).hidden_states[-self.options.clip_skip]
+                hidden = _final_layer_norm(encoder)(hidden)
+            else:
+                hidden = encoder(ids)[0]
+            weights = torch.tensor([c.multipliers for c in tokenized.chunks], device=device, dtype=hidden.dtype)
+            hidden = self._apply_weights(hidden, weights)
+        return hidden.reshape(-1, hidden.shape[-1]).to(self.model.unet.dtype)
+
+    def _apply_weights(self, hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        if self.options.emphasis in ("Ignore", "None") or bool((weights == 1).all()):
+            return hidden
+        weighted = hidden * weights.unsqueeze(-1)
+        if self.options.emphasis == "No norm":
+            return weighted
+        # "Original": weights change direction, not overall magnitude (per chunk, as A1111).
+        original_mean = hidden.mean(dim=(1, 2), keepdim=True)
+        return weighted * (original_mean / weighted.mean(dim=(1, 2), keepdim=True))
+
+
+def _final_layer_norm(encoder):
+    return getattr(encoder, "final_layer_norm", None) or encoder.text_model.final_layer_norm
+
+
+class _embedding_vectors:  # noqa: N801 - used as a context manager, reads like one
+    """Replace placeholder tokens' input embeddings with textual-inversion vectors for one call."""
+
+    def __init__(self, encoder, fixes):
+        self.fixes, self.handle = fixes, None
+        embeddings = getattr(encoder, "embeddings", None) or encoder.text_model.embeddings
+        self.module = embeddings.token_embedding
+
+    def _hook(self, module, inputs, output):
+        output = output.clone()
+        for row, offset, embedding in self.fixes:
+            vectors = embedding.vectors.to(output.device, output.dtype)
+            output[row, offset : offset + vectors.shape[0]] = vectors
+        return output
+
+    def __enter__(self):
+        if self.fixes:
+            self.handle = self.module.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.remove()
+        return False
+
 
 def encode_prompt(model, text: str) -> torch.Tensor:
-    tokenizer = model.tokenizer
-    ids = tokenizer(
-        text,
-        padding="max_length",
-        max_length=tokenizer.model_max_length,
-        truncation=True,
-        return_tensors="pt",
-    ).input_ids.to(model.text_encoder.device)
-    with torch.inference_mode():
-        return model.text_encoder(ids)[0]
+    """[1, 77 * chunks, hidden] with the default options: for callers outside a job."""
+    return PromptEncoder(model, EncodeOptions()).encode(text).unsqueeze(0)

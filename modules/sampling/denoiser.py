@@ -1,7 +1,8 @@
-"""The denoising loop: classifier-free guidance over a diffusers scheduler.
+"""The denoising loop: guidance (CFG, AND parts, scheduled prompts) over a diffusers scheduler.
 
-It is ours (not a pipeline's) so that later stages can hook in per step; it does only
-what a pipeline does per step, so it costs nothing extra.
+It is ours (not a pipeline's) so that extensions hook in per step and the conditioning can
+change between steps; in the plain case it does only what a pipeline does per step, so it
+costs nothing extra.
 """
 
 import inspect
@@ -10,13 +11,13 @@ from dataclasses import dataclass
 
 import torch
 
+from modules.sampling.guidance import GuidancePlan
+
 
 @dataclass
 class DenoiseInputs:
     latents: torch.Tensor
-    cond: torch.Tensor
-    uncond: torch.Tensor | None  # None when CFG scale is 1: the unconditional pass is skipped
-    cfg_scale: float
+    guidance: GuidancePlan
     generators: list[torch.Generator]
 
 
@@ -33,8 +34,7 @@ def denoise(
     cfg_denoised, see modules.processing.hooks.StepHooks) may change inputs and prediction."""
     scheduler.set_timesteps(steps, device=inputs.latents.device)
     latents = inputs.latents * scheduler.init_noise_sigma
-    batch = latents.shape[0]
-    context = _context(inputs.cond, inputs.uncond, batch)
+    plan = inputs.guidance
     # Not every diffusers scheduler takes a generator (only the stochastic ones need one).
     step_kwargs = (
         {"generator": inputs.generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
@@ -44,18 +44,16 @@ def denoise(
     for index, t in enumerate(timesteps):
         if should_stop():
             return latents, True
-        x, step_context = latents, context
+        cond, uncond = plan.contexts(plan.step_for(index, total))
+        x = latents
         if step_hooks is not None:
-            params = step_hooks.make_before(latents, t, index, total, inputs.cond, inputs.uncond)
+            params = step_hooks.make_before(latents, t, index, total, cond, uncond)
             step_hooks.before(params)
-            x, step_context = params.x, _context(params.cond, params.uncond, batch)
-        doubled = torch.cat([x, x]) if inputs.uncond is not None else x
-        model_input = scheduler.scale_model_input(doubled, t)
+            x, cond, uncond = params.x, params.cond, params.uncond
+        context = torch.cat([uncond, cond]) if uncond is not None else cond
+        model_input = scheduler.scale_model_input(plan.model_input(x), t)
         with torch.inference_mode():
-            prediction = unet(model_input, t, encoder_hidden_states=step_context).sample
-        if inputs.uncond is not None:
-            uncond_pred, cond_pred = prediction.chunk(2)
-            prediction = uncond_pred + inputs.cfg_scale * (cond_pred - uncond_pred)
+            prediction = plan.combine(unet(model_input, t, encoder_hidden_states=context).sample)
         if step_hooks is not None:
             after = step_hooks.make_after(prediction, x, t, index, total)
             step_hooks.after(after)
@@ -63,10 +61,3 @@ def denoise(
         latents = scheduler.step(prediction, t, x, **step_kwargs).prev_sample
         on_step(index + 1, total)
     return latents, False
-
-
-def _context(cond: torch.Tensor, uncond: torch.Tensor | None, batch: int) -> torch.Tensor:
-    """The UNet's encoder states: [uncond; cond] for CFG, or cond alone."""
-    if uncond is None:
-        return cond.expand(batch, -1, -1)
-    return torch.cat([uncond.expand(batch, -1, -1), cond.expand(batch, -1, -1)])

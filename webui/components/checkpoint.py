@@ -29,6 +29,7 @@ class CheckpointRow:
     dropdown: gr.Dropdown  # tabs pass its value with each request
     message: gr.HTML
     refresh: Callable  # -> (dropdown update, message html)
+    clip_skip: gr.Slider  # a quick setting, as A1111 users add it: CLIP_stop_at_last_layers
 
 
 def build_checkpoint_row(engine: Engine) -> CheckpointRow:
@@ -41,6 +42,10 @@ def build_checkpoint_row(engine: Engine) -> CheckpointRow:
             scale=4,
         )
         refresh = gr.Button("↻", elem_id="refresh_sd_model_checkpoint", scale=0, min_width=48)
+        clip_skip = gr.Slider(
+            1, 12, step=1, value=engine.settings.get("CLIP_stop_at_last_layers"), label="Clip skip",
+            elem_id="quicksettings_clip_skip", scale=1, min_width=160,
+        )  # fmt: skip
         message = gr.HTML(elem_id="checkpoint_message")
 
     def switch(name):
@@ -62,7 +67,18 @@ def build_checkpoint_row(engine: Engine) -> CheckpointRow:
     # .input, not .change: only a user's pick loads a model, not a refreshed list.
     dropdown.input(switch, inputs=dropdown, outputs=message, concurrency_limit=None)
     refresh.click(refresh_choices, outputs=[dropdown, message])
-    return CheckpointRow(dropdown=dropdown, message=message, refresh=refresh_choices)
+
+    # .change: a pasted infotext sets it too, and that must reach the setting.
+    def save_clip_skip(value) -> None:
+        engine.settings.update({"CLIP_stop_at_last_layers": int(value)})
+
+    clip_skip.change(
+        save_clip_skip,
+        inputs=clip_skip,
+        queue=False,
+        show_progress="hidden",
+    )
+    return CheckpointRow(dropdown=dropdown, message=message, refresh=refresh_choices, clip_skip=clip_skip)
 
 
 def _no_checkpoint_text(engine: Engine) -> str:

@@ -15,12 +15,15 @@ def network_choices(engine: Engine) -> list[tuple[str, str]]:
             engine.extensions.report_error(engine.plugins.network_owner[name], f"list_items: {error}")
             continue
         choices += [(f"{name}: {item.name}", item.prompt) for item in items]
+    # Textual-inversion embeddings are used by writing their name; listed once a model has
+    # told which of them fit its text encoder.
+    loaded = engine.models.loaded
+    if loaded is not None:
+        choices += [(f"embedding: {name}", name) for name in engine.embeddings_for(loaded).embeddings]
     return choices
 
 
 def build_extra_networks_row(engine: Engine, prompt: gr.Textbox, tab: str) -> None:
-    if not engine.plugins.networks:
-        return
     with gr.Row(elem_id=f"{tab}_extra_networks"):
         picker = gr.Dropdown(
             label="Extra networks",
@@ -28,7 +31,7 @@ def build_extra_networks_row(engine: Engine, prompt: gr.Textbox, tab: str) -> No
             value=None,
             elem_id=f"{tab}_extra_networks_list",
             scale=4,
-            info="files in models/Lora and other network folders",
+            info="LoRA files in models/Lora, embeddings in models/embeddings, ...",
         )
         add = gr.Button("Add to prompt", elem_id=f"{tab}_extra_networks_add", scale=0, min_width=120, size="sm")
         refresh = gr.Button("Refresh", elem_id=f"{tab}_extra_networks_refresh", scale=0, min_width=80, size="sm")

@@ -1,5 +1,8 @@
 """The Settings tab: every declared option (core and extensions), grouped by section."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import gradio as gr
 
 from modules.config.settings import SettingSpec
@@ -21,7 +24,14 @@ def _component(spec: SettingSpec, value):
     return gr.Textbox(label=spec.label, value=value, elem_id=elem_id)
 
 
-def build_settings_tab(engine: Engine) -> None:
+@dataclass
+class SettingsTab:
+    components: list
+    by_key: dict
+    current_values: Callable  # -> the values now, in the order of `components`
+
+
+def build_settings_tab(engine: Engine) -> SettingsTab:
     settings = engine.settings
     specs = settings.specs
     sections: dict[str, list[SettingSpec]] = {}
@@ -49,3 +59,8 @@ def build_settings_tab(engine: Engine) -> None:
         return message_html(f"{len(changed)} setting(s) saved: {', '.join(changed)}", "info")
 
     apply.click(save, inputs=components, outputs=message, queue=False)
+    return SettingsTab(
+        components=components,
+        by_key=dict(zip(keys, components, strict=True)),
+        current_values=lambda: [settings.get(key) for key in keys],
+    )

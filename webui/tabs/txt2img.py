@@ -11,6 +11,7 @@ from modules.processing.request import MAX_SIZE, MAX_STEPS, MIN_SIZE, Txt2ImgReq
 from modules.sampling import catalog
 from webui.components.extra_networks import build_extra_networks_row
 from webui.components.progress import message_html, progress_html
+from webui.components.prompt_box import build_prompt_box, wire_token_counters
 from webui.components.scripts import build_script_controls
 
 POLL_SECONDS = 0.25
@@ -26,14 +27,11 @@ def default_size(engine: Engine) -> int:
         return 512
 
 
-def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
+def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Slider | None = None) -> None:
     size = default_size(engine)
     with gr.Row(elem_id="txt2img_toprow"):
-        with gr.Column(scale=6):
-            prompt = gr.Textbox(label="Prompt", lines=3, elem_id="txt2img_prompt", placeholder="Prompt")
-            negative = gr.Textbox(
-                label="Negative prompt", lines=2, elem_id="txt2img_neg_prompt", placeholder="Negative prompt"
-            )
+        box = build_prompt_box(engine, "txt2img")
+        prompt, negative = box.prompt, box.negative
         with gr.Column(scale=1, min_width=160):
             generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
             interrupt = gr.Button("Interrupt", elem_id="txt2img_interrupt")
@@ -55,6 +53,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
                     elem_id="txt2img_scheduler",
                 )
             steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Sampling steps", elem_id="txt2img_steps")
+            wire_token_counters(engine, box, steps)
             with gr.Row():
                 with gr.Column(scale=4):
                     width = gr.Slider(MIN_SIZE, MAX_SIZE, value=size, step=8, label="Width", elem_id="txt2img_width")
@@ -78,7 +77,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
     session = gr.State({})
 
     def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
-            cfg_scale, seed_value, state, script_choice, *script_values):  # fmt: skip
+            cfg_scale, seed_value, state, chosen_styles, script_choice, *script_values):  # fmt: skip
         script_name, script_args, alwayson = scripts.collect(script_choice, list(script_values))
         try:
             request = Txt2ImgRequest(
@@ -95,6 +94,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
                 n_iter=int(count),
                 checkpoint=checkpoint_title or None,
                 save_images=bool(engine.settings.get("samples_save")),
+                styles=list(chosen_styles or []),
                 script_name=script_name,
                 script_args=script_args,
                 alwayson_scripts=alwayson,
@@ -128,14 +128,15 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
             engine.queue.cancel(job)
 
     inputs = [checkpoint, prompt, negative, sampler, schedule, steps, width, height, batch_count, batch_size, cfg,
-              seed, session, scripts.dropdown, *scripts.components]  # fmt: skip
+              seed, session, box.styles, scripts.dropdown, *scripts.components]  # fmt: skip
     outputs = [gallery, progress, infotext, message, session]
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
     generate.click(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
     prompt.submit(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
     interrupt.click(stop, inputs=session, outputs=None, concurrency_limit=None, queue=False)
     random_seed.click(lambda: -1, outputs=seed, queue=False)
-    pasted = [prompt, negative, sampler, schedule, steps, width, height, cfg, seed, message, *scripts.components]
+    pasted = [prompt, negative, box.styles, sampler, schedule, steps, width, height, cfg, seed, message,
+              *scripts.components, *([clip_skip] if clip_skip is not None else [])]  # fmt: skip
 
     def paste_parameters(text):
         """Infotext pasted into the prompt box -> every field it names, scripts' args included."""
@@ -146,6 +147,10 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown) -> None:
         targets = {"prompt": prompt, "negative_prompt": negative, "steps": steps, "width": width, "height": height,
                    "cfg_scale": cfg, "seed": seed}  # fmt: skip
         updates.update({component: fields[key] for key, component in targets.items() if key in fields})
+        if "styles" in fields:
+            updates[box.styles] = fields["styles"]
+        if clip_skip is not None:
+            updates[clip_skip] = fields.get("clip_skip", 1)
         if "sampler_name" in fields:
             try:
                 spec, schedule_type = catalog.resolve(fields["sampler_name"], fields.get("scheduler"))

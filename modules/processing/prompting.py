@@ -1,0 +1,45 @@
+"""From a job's prompts to a GuidancePlan: settings -> encode options, AND parts, prompt-editing
+schedules, and the encoder (with the engine's embeddings and encoding cache)."""
+
+from modules.prompts.conditioning import EncodeOptions, PromptEncoder
+from modules.prompts.parser import get_learned_conditioning_prompt_schedules, get_multicond_prompt_list
+from modules.sampling.guidance import GuidancePlan, Part
+
+
+def encode_options(settings, clip_skip: int | None = None) -> EncodeOptions:
+    return EncodeOptions(
+        emphasis=settings.get("emphasis"),
+        clip_skip=int(clip_skip or settings.get("CLIP_stop_at_last_layers")),
+        comma_backtrack=int(settings.get("comma_padding_backtrack")),
+    )
+
+
+def prompt_parts(text: str, steps: int) -> list[Part]:
+    """`a cat :1.2 AND [red:blue:0.5] dog` -> its weighted parts, each with its schedule."""
+    indexes, flat, _ = get_multicond_prompt_list([text])
+    schedules = get_learned_conditioning_prompt_schedules(flat, steps)
+    return [Part(float(weight), tuple((int(end), str(t)) for end, t in schedules[i])) for i, weight in indexes[0]]
+
+
+class JobPrompts:
+    """The prompt side of one generation."""
+
+    def __init__(self, engine, p, network_state=()):
+        model = p.model
+        embeddings = engine.embeddings_for(model)
+        self.encoder = PromptEncoder(
+            model, encode_options(engine.settings, p.clip_skip), embeddings, engine.encodings, state=network_state
+        )
+        self._parts: dict[str, list[Part]] = {}
+
+    def parts(self, text: str, steps: int) -> list[Part]:
+        if text not in self._parts:
+            self._parts[text] = prompt_parts(text, steps)
+        return self._parts[text]
+
+    def plan(self, prompts: list[str], negative_prompt: str, cfg_scale: float, steps: int) -> GuidancePlan:
+        positives = [self.parts(text, steps) for text in prompts]
+        negatives = self.parts(negative_prompt, steps)
+        return GuidancePlan(
+            self.encoder.encode, positives, negatives, cfg_scale, steps, empty=self.encoder.empty_chunk()
+        )

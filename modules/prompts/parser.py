@@ -1,0 +1,270 @@
+"""A1111's prompt language, as text: attention weights, BREAK, AND parts, comments, schedules.
+
+The A1111-named functions keep A1111's signatures and return shapes, because extensions import
+them. `parse_prompt` is the typed entry point for our own engine:
+
+    parsed = parse_prompt(prompt, steps=20)
+    for text in parsed.texts():                # every distinct text: encode each once
+        chunks = parse_prompt_attention(text)  # [[text, weight], ..., ["BREAK", -1], ...]
+    parsed.at_step(i)                          # ((text, weight), ...) per AND part at step i
+
+Pure Python: nothing here imports torch or gradio.
+"""
+
+import re
+import sys
+from dataclasses import dataclass
+
+from modules.prompts.schedules import MAX_NESTING, get_learned_conditioning_prompt_schedules, text_at_step
+
+__all__ = [
+    "MAX_NESTING",
+    "ParsedPrompt",
+    "PromptPart",
+    "get_learned_conditioning_prompt_schedules",
+    "get_multicond_prompt_list",
+    "parse_prompt",
+    "parse_prompt_attention",
+    "strip_comments",
+    "text_at_step",
+]
+
+ROUND_MULTIPLIER = 1.1
+SQUARE_MULTIPLIER = 1 / 1.1
+_MAX_WEIGHT = sys.float_info.max  # weights are clamped to stay finite: 1.1**8000 is inf in floats
+
+_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+# One token of attention syntax. Every character falls in exactly one alternative, so
+# finditer walks the whole text. Only `:number)` is a weight: `(x:abc)` is emphasis of "x:abc".
+_ATTENTION_TOKEN = re.compile(
+    rf"""
+      \\[()\[\]\\]?               # an escaped bracket or backslash; a lone backslash is dropped
+    | :\s*(?P<weight>{_NUMBER})\s*\)
+    | [()\[\]]
+    | [^\\()\[\]:]+ | :
+    """,
+    re.VERBOSE,
+)
+# A1111 consumes the whitespace around BREAK; \b makes "BREAKFAST" and "aBREAK" plain words.
+_BREAK = re.compile(r"\s*\bBREAK\b\s*")
+_AND = re.compile(r"\bAND\b")
+_PART_WEIGHT = re.compile(rf":\s*({_NUMBER})\s*")
+# Everything on a line before its first unescaped `#`.
+_BEFORE_COMMENT = re.compile(r"(?:[^\\#\n]|\\.)*")
+
+
+def _finite(weight: float) -> float:
+    return max(-_MAX_WEIGHT, min(_MAX_WEIGHT, weight))
+
+
+def parse_prompt_attention(text: str) -> list[list]:
+    """`[[text, weight], ...]` with `["BREAK", -1]` items, as A1111 returns it.
+
+    `(x)` x1.1, `[x]` /1.1, `(x:w)` xw, nesting multiplies, unclosed brackets run to the end,
+    a stray closer is text, adjacent runs of equal weight are merged. Unlike A1111, a BREAK
+    inside brackets stays exactly `["BREAK", -1]` (A1111 multiplies it, so it stops being one).
+    """
+    pieces: list[list[str]] = []  # per item, the strings it is made of (joined once at the end)
+    weights: list[float] = []
+    breaks: list[bool] = []
+    # Item index each open bracket starts at; None for a bracket past MAX_NESTING (literal). The
+    # cap keeps the cost linear: each text run is re-weighted once per enclosing bracket.
+    round_opens: list[int | None] = []
+    square_opens: list[int | None] = []
+    depth = 0
+    # Text may join the last item while no bracket or BREAK came since it began: such text will
+    # get the same weight, so this only merges early what the final merge would merge anyway.
+    joinable = False
+
+    def add_text(chunk: str) -> None:
+        nonlocal joinable
+        if joinable:
+            pieces[-1].append(chunk)
+        else:
+            pieces.append([chunk])
+            weights.append(1.0)
+            breaks.append(False)
+            joinable = True
+
+    def add_words(chunk: str) -> None:
+        nonlocal joinable
+        if "BREAK" not in chunk:
+            add_text(chunk)
+            return
+        first, *rest = _BREAK.split(chunk)
+        add_text(first)
+        for part in rest:
+            pieces.append(["BREAK"])
+            weights.append(-1)
+            breaks.append(True)
+            joinable = False
+            add_text(part)
+
+    def multiply(start: int, factor: float) -> None:
+        for i in range(start, len(weights)):
+            if not breaks[i]:
+                weights[i] = _finite(weights[i] * factor)
+
+    def open_bracket(stack: list[int | None], token: str) -> None:
+        nonlocal depth, joinable
+        if depth >= MAX_NESTING:
+            stack.append(None)
+            add_text(token)
+        else:
+            stack.append(len(weights))
+            depth += 1
+            joinable = False
+
+    def close_bracket(stack: list[int | None], factor: float, token: str) -> None:
+        nonlocal depth, joinable
+        start = stack.pop() if stack else None
+        if start is None:  # nothing open, or closing a literal one
+            add_text(token)
+            return
+        multiply(start, factor)
+        depth -= 1
+        joinable = False
+
+    for match in _ATTENTION_TOKEN.finditer(text):
+        token = match.group()
+        if token[0] == "\\":
+            add_text(token[1:])
+        elif token == "(":
+            open_bracket(round_opens, token)
+        elif token == "[":
+            open_bracket(square_opens, token)
+        elif token == ")":
+            close_bracket(round_opens, ROUND_MULTIPLIER, token)
+        elif token == "]":
+            close_bracket(square_opens, SQUARE_MULTIPLIER, token)
+        elif match.group("weight") is not None:
+            close_bracket(round_opens, _finite(float(match.group("weight"))), token)
+        else:
+            add_words(token)
+
+    # Unclosed brackets apply to the end, round ones first, outermost first: A1111's order,
+    # which decides the last bits of float products like 1.1 * 1.1.
+    for stack, factor in ((round_opens, ROUND_MULTIPLIER), (square_opens, SQUARE_MULTIPLIER)):
+        for start in stack:
+            if start is not None:
+                multiply(start, factor)
+
+    merged: list[list] = []
+    last_break = True
+    for item_pieces, weight, is_break in zip(pieces, weights, breaks, strict=True):
+        if is_break:
+            merged.append([["BREAK"], -1])
+        elif not last_break and merged[-1][1] == weight:
+            merged[-1][0].extend(item_pieces)
+        else:
+            merged.append([list(item_pieces), weight])
+        last_break = is_break
+    if not merged:
+        return [["", 1.0]]
+    return [["".join(chunks), weight] for chunks, weight in merged]
+
+
+def _split_weight(part: str) -> tuple[str, float]:
+    """`a cat :1.2` -> ("a cat", 1.2). Found from the last colon, so the cost stays linear."""
+    colon = part.rfind(":")
+    if colon >= 0:
+        match = _PART_WEIGHT.fullmatch(part, colon)
+        if match:
+            return part[:colon].strip(), _finite(float(match.group(1)))
+    return part.strip(), 1.0
+
+
+def get_multicond_prompt_list(prompts: list[str]) -> tuple[list[list[tuple[int, float]]], list[str], dict[str, int]]:
+    """Composable diffusion: split each prompt on AND (A1111's name and shape).
+
+    Returns per prompt `[(index, weight), ...]`, the flat list of distinct sub-prompts, and
+    sub-prompt -> index. Sub-prompts are stripped on both sides (A1111 keeps leading space).
+    """
+    res_indexes: list[list[tuple[int, float]]] = []
+    prompt_flat_list: list[str] = []
+    prompt_indexes: dict[str, int] = {}
+    for prompt in prompts:
+        entries = []
+        for part in _AND.split(prompt):
+            text, weight = _split_weight(part)
+            index = prompt_indexes.get(text)
+            if index is None:
+                index = prompt_indexes[text] = len(prompt_flat_list)
+                prompt_flat_list.append(text)
+            entries.append((index, weight))
+        res_indexes.append(entries)
+    return res_indexes, prompt_flat_list, prompt_indexes
+
+
+def strip_comments(text: str) -> str:
+    """Remove `#` comments: a line that is only a comment vanishes with its line break; a
+    comment after text goes with the whitespace before it. `\\#` is no comment (the attention
+    parser later drops its backslash, leaving `#`)."""
+    kept = []
+    for line in text.split("\n"):
+        head = _BEFORE_COMMENT.match(line).group()
+        if len(head) < len(line) and line[len(head)] == "#":
+            if head.strip():
+                kept.append(head.rstrip())
+        else:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+@dataclass(frozen=True)
+class PromptPart:
+    """One AND part: its text as written, its weight, and the text in force per step."""
+
+    text: str
+    weight: float
+    schedule: tuple[tuple[int, str], ...]  # ((end_step, text), ...), 1-based, as A1111's pairs
+
+    def text_at(self, step: int) -> str:
+        """The text at 0-based sampler step `step`."""
+        return text_at_step(self.schedule, step)
+
+
+@dataclass(frozen=True)
+class ParsedPrompt:
+    """A prompt resolved for one sampling pass of `steps` steps."""
+
+    parts: tuple[PromptPart, ...]
+    steps: int
+
+    def texts(self) -> tuple[str, ...]:
+        """Every distinct text any part reads at any step, in first-use order."""
+        return tuple(dict.fromkeys(text for part in self.parts for _, text in part.schedule))
+
+    def at_step(self, step: int) -> tuple[tuple[str, float], ...]:
+        """`((text, weight), ...)` per AND part at 0-based sampler step `step`."""
+        return tuple((part.text_at(step), part.weight) for part in self.parts)
+
+
+def parse_prompt(
+    text: str,
+    steps: int,
+    hires_steps: int | None = None,
+    *,
+    negative: bool = False,
+    comments: bool = True,
+    use_old_scheduling: bool = False,
+) -> ParsedPrompt:
+    """Resolve comments, AND and scheduling for one pass (the hires pass when `hires_steps`).
+
+    A negative prompt is one part: A1111 does not split negatives on AND nor read `:weight`.
+    """
+    if comments:
+        text = strip_comments(text)
+    if negative:
+        parts = [(text, 1.0)]
+    else:
+        indexes, flat, _ = get_multicond_prompt_list([text])
+        parts = [(flat[index], weight) for index, weight in indexes[0]]
+    unique = list(dict.fromkeys(part for part, _ in parts))
+    schedules = get_learned_conditioning_prompt_schedules(unique, steps, hires_steps, use_old_scheduling)
+    by_text = {
+        part: tuple((end, scheduled) for end, scheduled in schedule)
+        for part, schedule in zip(unique, schedules, strict=True)
+    }
+    pass_steps = max(1, int(steps if hires_steps is None else hires_steps))
+    return ParsedPrompt(tuple(PromptPart(part, weight, by_text[part]) for part, weight in parts), pass_steps)

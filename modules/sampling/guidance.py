@@ -1,0 +1,131 @@
+"""What the UNet is conditioned on at each step, and how its predictions combine.
+
+A prompt is one or more AND parts, each with a weight and a schedule of texts (prompt editing
+and alternation change the text at given steps). Every step the UNet sees one row per
+(image, part): the negative parts first, then the positive ones; guidance combines them as
+composable diffusion does: uncond + cfg * sum_i w_i * (cond_i - uncond). With one part of
+weight 1 this is plain classifier-free guidance, computed exactly as a pipeline does.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Part:
+    weight: float
+    schedule: tuple[tuple[int, str], ...]  # (last 1-based step it applies to, text)
+
+    def text_at(self, step: int) -> str:
+        """The text for 0-based sampler step `step`."""
+        for end, text in self.schedule:
+            if step + 1 <= end:
+                return text
+        return self.schedule[-1][1]
+
+    @classmethod
+    def fixed(cls, text: str, weight: float = 1.0) -> "Part":
+        return cls(weight, ((1 << 30, text),))
+
+
+class GuidancePlan:
+    def __init__(
+        self,
+        encode: Callable[[str], torch.Tensor],
+        positives: list[list[Part]],
+        negatives: list[Part],
+        cfg_scale: float,
+        steps: int,
+        empty: torch.Tensor | None = None,
+    ):
+        """`positives`: the parts of each image's prompt; `negatives`: the negative prompt's parts
+        (shared by all images); `encode(text)` -> [tokens, hidden]; `empty` pads shorter ones."""
+        self.encode, self.positives, self.negatives = encode, positives, negatives
+        self.cfg_scale, self.steps, self.empty = cfg_scale, steps, empty
+        self.batch = len(positives)
+        plain = all(len(parts) == 1 and parts[0].weight == 1 for parts in positives)
+        # CFG 1 with plain prompts needs no unconditional pass at all: skip it, as pipelines do.
+        self.use_uncond = not (cfg_scale == 1 and plain)
+        self.simple = plain and len(negatives) == 1 and negatives[0].weight == 1
+        self.cond_images = [b for b, parts in enumerate(positives) for _ in parts]
+        self.uncond_images = [b for _ in negatives for b in range(self.batch)] if self.use_uncond else []
+        self._rows = torch.tensor(self.uncond_images + self.cond_images)
+        self._cache_key, self._cache = None, None
+
+    @classmethod
+    def static(cls, cond: torch.Tensor, uncond: torch.Tensor | None, cfg_scale: float, batch: int) -> "GuidancePlan":
+        """A plan from ready tensors ([1, T, hidden] each): one plain prompt for every image."""
+        by_text = {"cond": cond[0], "uncond": uncond[0] if uncond is not None else cond[0]}
+        plan = cls(by_text.__getitem__, [[Part.fixed("cond")]] * batch, [Part.fixed("uncond")], cfg_scale, 1)
+        if uncond is None:
+            plan.use_uncond, plan.uncond_images = False, []
+            plan._rows = torch.tensor(plan.cond_images)
+        return plan
+
+    def step_for(self, index: int, total: int) -> int:
+        """Sampler step of loop index `index` (second-order samplers loop ~2x per step)."""
+        return min(self.steps - 1, index * self.steps // max(total, 1))
+
+    def contexts(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(cond rows, uncond rows or None) for this step, reused while the texts stay the same."""
+        cond_texts = tuple(part.text_at(step) for parts in self.positives for part in parts)
+        uncond_texts = tuple(part.text_at(step) for part in self.negatives) if self.use_uncond else ()
+        key = (cond_texts, uncond_texts)
+        if key != self._cache_key:
+            encoded = {text: self.encode(text) for text in set(cond_texts + uncond_texts)}
+            width = max(tensor.shape[0] for tensor in encoded.values())
+            encoded = {text: self._pad(tensor, width) for text, tensor in encoded.items()}
+            cond = torch.stack([encoded[text] for text in cond_texts])
+            uncond = None
+            if self.use_uncond:
+                uncond = torch.stack([encoded[text] for text in uncond_texts for _ in range(self.batch)])
+            self._cache_key, self._cache = key, (cond, uncond)
+        return self._cache
+
+    def _pad(self, tensor: torch.Tensor, width: int) -> torch.Tensor:
+        if tensor.shape[0] == width:
+            return tensor
+        filler = self.empty if self.empty is not None else tensor[-77:]
+        repeats = (width - tensor.shape[0]) // filler.shape[0]
+        return torch.cat([tensor, filler.repeat(repeats, 1)])
+
+    def model_input(self, latents: torch.Tensor) -> torch.Tensor:
+        """One latent row per context row."""
+        if self.simple:
+            return torch.cat([latents, latents]) if self.use_uncond else latents
+        return latents.index_select(0, self._rows.to(latents.device))
+
+    def combine(self, prediction: torch.Tensor) -> torch.Tensor:
+        if self.simple:
+            if not self.use_uncond:
+                return prediction
+            uncond, cond = prediction.chunk(2)
+            return uncond + self.cfg_scale * (cond - uncond)
+        n_uncond = len(self.uncond_images)
+        uncond_rows, cond_rows = prediction[:n_uncond], prediction[n_uncond:]
+        outputs, cursor = [], 0
+        for image, parts in enumerate(self.positives):
+            conds = cond_rows[cursor : cursor + len(parts)]
+            cursor += len(parts)
+            if not self.use_uncond:  # CFG 1, one plain part
+                outputs.append(conds[0])
+                continue
+            uncond = self._negative_prediction(uncond_rows, image)
+            guided = uncond.clone()
+            for part, cond in zip(parts, conds, strict=True):
+                guided += self.cfg_scale * part.weight * (cond - uncond)
+            outputs.append(guided)
+        return torch.stack(outputs)
+
+    def _negative_prediction(self, uncond_rows: torch.Tensor, image: int) -> torch.Tensor:
+        """The negative prompt's AND parts, averaged by weight (one part: itself)."""
+        rows = uncond_rows[image :: self.batch]
+        if len(self.negatives) == 1:
+            return rows[0]
+        weights = torch.tensor([p.weight for p in self.negatives], dtype=rows.dtype, device=rows.device)
+        total = weights.sum()
+        if float(total) == 0:
+            return rows.mean(0)
+        return (rows * weights.view(-1, *[1] * (rows.dim() - 1))).sum(0) / total

@@ -49,7 +49,7 @@ class PromptTokenizer:
         find = self.embeddings.find_at if self.embeddings is not None else (lambda ids, offset: None)
         return split_into_chunks(
             self.fragments(text),
-            lambda texts: self.tokenizer(texts, add_special_tokens=False, truncation=False).input_ids,
+            lambda texts: self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False).input_ids,
             find,
             bos=self.tokenizer.bos_token_id,
             eos=self.tokenizer.eos_token_id,

@@ -57,20 +57,26 @@ def _finite(weight: float) -> float:
     return max(-_MAX_WEIGHT, min(_MAX_WEIGHT, weight))
 
 
+CAPPED = -1  # an open bracket past MAX_NESTING
+
+
 def parse_prompt_attention(text: str) -> list[list]:
     """`[[text, weight], ...]` with `["BREAK", -1]` items, as A1111 returns it.
 
     `(x)` x1.1, `[x]` /1.1, `(x:w)` xw, nesting multiplies, unclosed brackets run to the end,
     a stray closer is text, adjacent runs of equal weight are merged. Unlike A1111, a BREAK
-    inside brackets stays exactly `["BREAK", -1]` (A1111 multiplies it, so it stops being one).
+    inside brackets stays exactly `["BREAK", -1]` (A1111 multiplies it, so it stops being one),
+    brackets past MAX_NESTING are dropped without weighting further (A1111 keeps multiplying,
+    towards 0 or overflow), and weights are clamped to finite floats.
     """
     pieces: list[list[str]] = []  # per item, the strings it is made of (joined once at the end)
     weights: list[float] = []
     breaks: list[bool] = []
-    # Item index each open bracket starts at; None for a bracket past MAX_NESTING (literal). The
-    # cap keeps the cost linear: each text run is re-weighted once per enclosing bracket.
-    round_opens: list[int | None] = []
-    square_opens: list[int | None] = []
+    # Item index each open bracket starts at; CAPPED for a bracket past MAX_NESTING (dropped, no
+    # weight). The cap keeps the cost linear: each text run is re-weighted once per enclosing
+    # bracket. Dropping (not keeping as text) matters: 10,000 "[" must not become 10,000 tokens.
+    round_opens: list[int] = []
+    square_opens: list[int] = []
     depth = 0
     # Text may join the last item while no bracket or BREAK came since it began: such text will
     # get the same weight, so this only merges early what the final merge would merge anyway.
@@ -105,21 +111,22 @@ def parse_prompt_attention(text: str) -> list[list]:
             if not breaks[i]:
                 weights[i] = _finite(weights[i] * factor)
 
-    def open_bracket(stack: list[int | None], token: str) -> None:
+    def open_bracket(stack: list[int], token: str) -> None:
         nonlocal depth, joinable
         if depth >= MAX_NESTING:
-            stack.append(None)
-            add_text(token)
+            stack.append(CAPPED)
         else:
             stack.append(len(weights))
             depth += 1
             joinable = False
 
-    def close_bracket(stack: list[int | None], factor: float, token: str) -> None:
+    def close_bracket(stack: list[int], factor: float, token: str) -> None:
         nonlocal depth, joinable
-        start = stack.pop() if stack else None
-        if start is None:  # nothing open, or closing a literal one
+        if not stack:  # a stray closer is text
             add_text(token)
+            return
+        start = stack.pop()
+        if start == CAPPED:
             return
         multiply(start, factor)
         depth -= 1
@@ -146,7 +153,7 @@ def parse_prompt_attention(text: str) -> list[list]:
     # which decides the last bits of float products like 1.1 * 1.1.
     for stack, factor in ((round_opens, ROUND_MULTIPLIER), (square_opens, SQUARE_MULTIPLIER)):
         for start in stack:
-            if start is not None:
+            if start != CAPPED:
                 multiply(start, factor)
 
     merged: list[list] = []

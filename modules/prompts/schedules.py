@@ -238,16 +238,16 @@ def get_learned_conditioning_prompt_schedules(
 
 
 def text_at_step(schedule: Sequence[Sequence], step: int) -> str:
-    """The text in force at 0-based sampler step `step`, i.e. 1-based step `step + 1`.
+    """The text in force at 0-based sampler step `step`. The one place the boundary lives.
 
-    The one place the boundary lives: an entry ending at step e covers 0-based steps < e.
-    Past the end the last text stays (a sampler asking for an extra step gets no surprise).
-    A1111's denoiser compares the 0-based index with end_at_step directly, which switches one
-    step late and shows an alternation's first option twice; we follow the documented meaning.
+    A1111's denoiser compares the 0-based step index with end_at_step (an entry ending at e
+    covers indexes <= e), so a switch lands one step later than the 1-based reading and an
+    alternation's first option runs twice. We do the same: the same prompt must give the same
+    picture here as there. Past the end the last text stays.
     """
     if not schedule:
         raise ValueError("a schedule has at least one entry")
     for end_step, text in schedule:
-        if step < end_step:
+        if step <= end_step:
             return text
     return schedule[-1][1]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from modules.prompts.schedules import text_at_step
+
 
 @dataclass(frozen=True)
 class Part:
@@ -19,11 +21,8 @@ class Part:
     schedule: tuple[tuple[int, str], ...]  # (last 1-based step it applies to, text)
 
     def text_at(self, step: int) -> str:
-        """The text for 0-based sampler step `step`."""
-        for end, text in self.schedule:
-            if step + 1 <= end:
-                return text
-        return self.schedule[-1][1]
+        """The text for 0-based sampler step `step` (A1111's boundary: see text_at_step)."""
+        return text_at_step(self.schedule, step)
 
     @classmethod
     def fixed(cls, text: str, weight: float = 1.0) -> "Part":

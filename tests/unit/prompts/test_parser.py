@@ -175,14 +175,15 @@ def test_editing_syntax_handed_over_directly_is_square_emphasis():
     assert parse_prompt_attention("[a|b]") == [["a|b", DOWN]]
 
 
-def test_brackets_past_the_nesting_cap_are_text():
+def test_brackets_past_the_nesting_cap_are_dropped_without_weight():
     expected_weight = 1.0
     for _ in range(MAX_NESTING):
         expected_weight *= UP
-    assert parse_prompt_attention("(" * (MAX_NESTING + 1) + "x") == [["(x", expected_weight]]
-    # Its closer is text too, so the brackets below still pair up.
+    assert parse_prompt_attention("(" * (MAX_NESTING + 1) + "x") == [["x", expected_weight]]
+    # Its closer goes with it, so the brackets below still pair up.
     deep = "(" * (MAX_NESTING + 1) + "x" + ")" * (MAX_NESTING + 1)
-    assert parse_prompt_attention(deep) == [["(x)", expected_weight]]
+    assert parse_prompt_attention(deep) == [["x", expected_weight]]
+    assert parse_prompt_attention("[" * 10_000 + "x")[0][0] == "x"
 
 
 def test_weights_stay_finite():
@@ -288,8 +289,8 @@ def test_parse_prompt_parts_schedules_and_steps():
     )
     assert parsed.texts() == ("a b", "a c", "d")
     assert parsed.at_step(0) == (("a b", 1.0), ("d", 0.5))
-    assert parsed.at_step(4) == (("a b", 1.0), ("d", 0.5))
-    assert parsed.at_step(5) == (("a c", 1.0), ("d", 0.5))
+    assert parsed.at_step(5) == (("a b", 1.0), ("d", 0.5))  # A1111 switches after index 5
+    assert parsed.at_step(6) == (("a c", 1.0), ("d", 0.5))
     assert parsed.at_step(9) == (("a c", 1.0), ("d", 0.5))
 
 
@@ -316,8 +317,8 @@ def test_parse_prompt_for_the_hires_pass():
 def test_repeated_parts_share_their_texts():
     parsed = parse_prompt("[x|y] AND [x|y]:0.5", 3)
     assert parsed.texts() == ("x", "y")
-    assert parsed.at_step(1) == (("y", 1.0), ("y", 0.5))
-    assert parsed.parts[0].text_at(2) == "x"
+    assert parsed.at_step(2) == (("y", 1.0), ("y", 0.5))  # A1111's step convention: see text_at_step
+    assert parsed.parts[0].text_at(3) == "x"
 
 
 def test_parsed_prompt_is_immutable():
@@ -360,5 +361,5 @@ def test_pathological_prompts_parse_promptly(name):
 def test_long_prompt_schedules_every_step():
     schedule = get_learned_conditioning_prompt_schedules([PATHOLOGICAL["300 bracketed words"]], 150)[0]
     assert [end for end, _ in schedule] == list(range(1, 151))  # alternations change every step
-    assert text_at_step(schedule, 0).startswith("(w0:1.0) f0 x0, (w1:1.1) e1 x1, (w2:1.2) e2 x2")
-    assert text_at_step(schedule, 1).startswith("(w0:1.0) f0 y0, (w1:1.1) f1 y1, (w2:1.2) e2 y2")
+    assert text_at_step(schedule, 1).startswith("(w0:1.0) f0 x0, (w1:1.1) e1 x1, (w2:1.2) e2 x2")
+    assert text_at_step(schedule, 2).startswith("(w0:1.0) f0 y0, (w1:1.1) f1 y1, (w2:1.2) e2 y2")

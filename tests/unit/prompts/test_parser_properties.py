@@ -58,7 +58,7 @@ def test_schedules_are_increasing_and_end_at_the_pass_steps(prompt, base, hires,
     assert all(isinstance(text, str) for text in texts)
     assert all(a != b for a, b in pairwise(texts)), "a new entry only where the text changes"
     for end, text in pairs:
-        assert text_at_step(pairs, end - 1) == text
+        assert text_at_step(pairs, end) == text
 
 
 @PROFILE
@@ -242,4 +242,4 @@ def meaning(seq, step, n):
 def test_schedules_mean_what_the_tree_says(tree, n):
     (pairs,) = get_learned_conditioning_prompt_schedules([render(tree)], n)
     for step in range(1, n + 1):
-        assert text_at_step(pairs, step - 1) == meaning(tree, step, n)
+        assert text_at_step(pairs, step) == meaning(tree, step, n)

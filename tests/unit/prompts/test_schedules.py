@@ -229,17 +229,18 @@ def test_steps_below_one_count_as_one():
 
 def test_text_at_step_boundaries():
     pairs = [[10, "x"], [20, "y"]]
-    assert [text_at_step(pairs, i) for i in (0, 9, 10, 19)] == ["x", "x", "y", "y"]
+    assert [text_at_step(pairs, i) for i in (0, 9, 10, 11, 19)] == ["x", "x", "x", "y", "y"]
     assert text_at_step(pairs, 25) == "y"  # past the end: the last text stays
     assert text_at_step(pairs, -1) == "x"
     assert text_at_step(((3, "t"),), 0) == "t"  # tuples work too
 
 
-def test_text_at_step_follows_the_one_based_reading():
+def test_text_at_step_follows_a1111s_sampler():
+    # A1111 compares the 0-based step with end_at_step: switches land one step late.
     pairs = schedule("[a|b|c]", 7)
-    assert [text_at_step(pairs, i) for i in range(7)] == ["a", "b", "c", "a", "b", "c", "a"]
+    assert [text_at_step(pairs, i) for i in range(7)] == ["a", "a", "b", "c", "a", "b", "c"]
     pairs = schedule("[a:b:10]", 20)
-    assert [text_at_step(pairs, i) for i in range(20)] == ["a"] * 10 + ["b"] * 10
+    assert [text_at_step(pairs, i) for i in range(20)] == ["a"] * 11 + ["b"] * 9
 
 
 def test_text_at_step_needs_a_schedule():

@@ -154,3 +154,28 @@ def test_progress_and_interrupt_over_the_api(server):
     assert info["interrupted"] is True and len(answer["response"].json()["images"]) == 1
     idle = requests.get(server.url + "/sdapi/v1/progress", timeout=10).json()
     assert idle["progress"] == 0 and idle["state"]["sampling_step"] == 0
+
+
+def test_styles_embeddings_and_clip_skip_over_the_api(server):
+    (server.data_dir / "styles.csv").write_text('name,prompt,negative_prompt\nshiny,"{prompt}, shiny",dull\n')
+    styles = requests.get(server.url + "/sdapi/v1/prompt-styles", timeout=30).json()
+    assert styles == [{"name": "shiny", "prompt": "{prompt}, shiny", "negative_prompt": "dull"}]
+    body = {"prompt": "a cube", "steps": 2, "width": 64, "height": 64, "seed": 3, "styles": ["shiny"],
+            "override_settings": {"CLIP_stop_at_last_layers": 2}}  # fmt: skip
+    info = json.loads(post(server, body).json()["info"])
+    assert info["infotexts"][0].startswith("a cube, shiny\nNegative prompt: dull\n")
+    assert "Clip skip: 2" in info["infotexts"][0]
+    unknown = post(server, {**body, "styles": ["nope"]})
+    assert unknown.status_code == 422 and "nope" in unknown.json()["detail"]
+
+    import torch
+    from safetensors.torch import save_file
+
+    folder = server.data_dir / "models" / "embeddings"
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({"emb_params": torch.ones(3, 32)}, str(folder / "trio.safetensors"))
+    save_file({"emb_params": torch.ones(1, 768)}, str(folder / "wide.safetensors"))
+    assert requests.post(server.url + "/sdapi/v1/refresh-embeddings", timeout=60).status_code == 200
+    embeddings = requests.get(server.url + "/sdapi/v1/embeddings", timeout=60).json()
+    assert embeddings["loaded"]["trio"]["vectors"] == 3 and embeddings["loaded"]["trio"]["shape"] == 32
+    assert "wide.safetensors" in embeddings["skipped"] and "768" in embeddings["skipped"]["wide.safetensors"]

@@ -11,7 +11,7 @@ from modules.processing.request import MAX_SIZE, MAX_STEPS, MIN_SIZE, Txt2ImgReq
 from modules.sampling import catalog
 from webui.components.extra_networks import build_extra_networks_row
 from webui.components.progress import message_html, progress_html
-from webui.components.prompt_box import build_prompt_box, wire_token_counters
+from webui.components.prompt_box import build_prompt_box, style_names, wire_token_counters
 from webui.components.scripts import build_script_controls
 
 POLL_SECONDS = 0.25
@@ -148,7 +148,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                    "cfg_scale": cfg, "seed": seed}  # fmt: skip
         updates.update({component: fields[key] for key, component in targets.items() if key in fields})
         if "styles" in fields:
-            updates[box.styles] = fields["styles"]
+            updates[box.styles] = gr.update(choices=style_names(engine), value=fields["styles"])
         if clip_skip is not None:
             updates[clip_skip] = fields.get("clip_skip", 1)
         if "sampler_name" in fields:

@@ -52,7 +52,10 @@ def test_styles_are_saved_applied_and_used(ui_server, page):
 
 def test_pasted_infotext_sets_clip_skip_and_takes_styles_back_out(ui_server, page):
     open_ui(page, ui_server)
-    infotext = "masterpiece, a dog\nNegative prompt: lowres\nSteps: 3, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Clip skip: 2"
+    infotext = (
+        "masterpiece, a dog\nNegative prompt: lowres\n"
+        "Steps: 3, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Clip skip: 2"
+    )
     page.fill("#txt2img_prompt textarea", infotext)
     page.click("#txt2img_paste")
     page.wait_for_function("document.querySelector('#txt2img_prompt textarea').value === 'a dog'")

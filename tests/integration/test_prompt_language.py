@@ -33,11 +33,8 @@ def test_prompt_editing_switches_mid_sampling(demo_engine):
     red, _ = generate(demo_engine, CIRCLE.format("red"))
     blue, _ = generate(demo_engine, CIRCLE.format("blue"))
     edited, _ = generate(demo_engine, CIRCLE.format("[red:blue:0.5]"))
-    difference = lambda a, b: np.abs(a.astype(int) - b.astype(int)).mean()  # noqa: E731
-    assert difference(edited, red) > 5 and difference(edited, blue) > 5, (
-        difference(edited, red),
-        difference(edited, blue),
-    )
+    to_red, to_blue = (np.abs(edited.astype(int) - other.astype(int)).mean() for other in (red, blue))
+    assert to_red > 5 and to_blue > 5, (to_red, to_blue)
     # Switching at step 0 is the second prompt throughout; at 1.0 (the last step) the first.
     assert np.array_equal(generate(demo_engine, CIRCLE.format("[red:blue:0]"))[0], blue)
     assert np.array_equal(generate(demo_engine, CIRCLE.format("[red:blue:1.0]"))[0], red)

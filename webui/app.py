@@ -36,8 +36,14 @@ def build_blocks(engine: Engine):
         # Each page load shows the checkpoints on disk now, with hashes known since start-up,
         # and the settings as they are now (another page may have changed them).
         blocks.load(checkpoint.refresh, outputs=[checkpoint.dropdown, checkpoint.message])
-        blocks.load(settings.current_values, outputs=settings.components, queue=False)
-        blocks.load(lambda: engine.settings.get("CLIP_stop_at_last_layers"), outputs=checkpoint.clip_skip, queue=False)
+        # Filled once the page has read the saved settings: typing into a setting before that
+        # would be overwritten (tests wait for it too).
+        settings_read = gr.HTML(elem_id="settings_read")
+        blocks.load(
+            lambda: [engine.settings.get("CLIP_stop_at_last_layers"), *settings.current_values()],
+            outputs=[checkpoint.clip_skip, *settings.components, settings_read],
+            queue=False,
+        )
         # The quick setting and the Settings tab show one value.
         checkpoint.clip_skip.change(lambda v: v, inputs=checkpoint.clip_skip,
                                     outputs=settings.by_key["CLIP_stop_at_last_layers"], queue=False)  # fmt: skip

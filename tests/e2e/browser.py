@@ -49,3 +49,7 @@ def browser_page():
 def open_ui(page, server, ready_selector: str = "#txt2img_prompt textarea") -> None:
     page.goto(server.url + "/")
     page.wait_for_selector(ready_selector, timeout=60_000)
+    # The page reads the saved settings once loaded: wait, or that would overwrite what we type.
+    page.wait_for_function(
+        "(document.querySelector('#settings_read')?.textContent || '').includes('settings read')", timeout=60_000
+    )

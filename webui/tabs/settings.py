@@ -1,5 +1,6 @@
 """The Settings tab: every declared option (core and extensions), grouped by section."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,8 +60,11 @@ def build_settings_tab(engine: Engine) -> SettingsTab:
         return message_html(f"{len(changed)} setting(s) saved: {', '.join(changed)}", "info")
 
     apply.click(save, inputs=components, outputs=message, queue=False)
-    return SettingsTab(
-        components=components,
-        by_key=dict(zip(keys, components, strict=True)),
-        current_values=lambda: [settings.get(key) for key in keys],
-    )
+
+    def current_values():
+        # The last output is the page's "settings read" marker (see webui/app.py).
+        marker = f"<span hidden>settings read at {time.strftime('%H:%M:%S')}</span>"
+        return [*(settings.get(key) for key in keys), marker]
+
+    return SettingsTab(components=components, by_key=dict(zip(keys, components, strict=True)),
+                       current_values=current_values)  # fmt: skip

@@ -50,8 +50,8 @@ def parse_infotext(text: str) -> dict:
     for key, raw in _PAIR.findall(params_line):
         value = _decode(raw.strip())
         result[key.strip()] = value
-        if key.strip() == "Size" and (m := _SIZE.match(str(value))):
-            result["Size-1"], result["Size-2"] = int(m[1]), int(m[2])
+        if key.strip() in ("Size", "Hires resize") and (m := _SIZE.match(str(value))):
+            result[f"{key.strip()}-1"], result[f"{key.strip()}-2"] = int(m[1]), int(m[2])
     return result
 
 
@@ -82,8 +82,22 @@ INFOTEXT_FIELDS = {
     "Size-2": "height",
     "Model": "checkpoint",
     "Clip skip": "clip_skip",
+    "Denoising strength": "denoising_strength",
+    "Hires upscale": "hr_scale",
+    "Hires steps": "hr_second_pass_steps",
+    "Hires upscaler": "hr_upscaler",
+    "Hires sampler": "hr_sampler_name",
+    "Hires schedule type": "hr_scheduler",
+    "Hires prompt": "hr_prompt",
+    "Hires negative prompt": "hr_negative_prompt",
+    "Hires resize-1": "hr_resize_x",
+    "Hires resize-2": "hr_resize_y",
 }
+HIRES_KEYS = ("Hires upscale", "Hires resize", "Hires upscaler", "Hires steps")
 
 
 def infotext_to_fields(parsed: dict) -> dict:
-    return {field: parsed[key] for key, field in INFOTEXT_FIELDS.items() if key in parsed}
+    fields = {field: parsed[key] for key, field in INFOTEXT_FIELDS.items() if key in parsed}
+    if any(key in parsed for key in HIRES_KEYS):
+        fields["enable_hr"] = True
+    return fields

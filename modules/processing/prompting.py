@@ -14,10 +14,11 @@ def encode_options(settings, clip_skip: int | None = None) -> EncodeOptions:
     )
 
 
-def prompt_parts(text: str, steps: int) -> list[Part]:
-    """`a cat :1.2 AND [red:blue:0.5] dog` -> its weighted parts, each with its schedule."""
+def prompt_parts(text: str, steps: int, hires_steps: int | None = None) -> list[Part]:
+    """`a cat :1.2 AND [red:blue:0.5] dog` -> its weighted parts, each with its schedule (for
+    the hires pass when `hires_steps` is given: `when` between 1 and 2 targets that pass)."""
     indexes, flat, _ = get_multicond_prompt_list([text])
-    schedules = get_learned_conditioning_prompt_schedules(flat, steps)
+    schedules = get_learned_conditioning_prompt_schedules(flat, steps, hires_steps)
     return [Part(float(weight), tuple((int(end), str(t)) for end, t in schedules[i])) for i, weight in indexes[0]]
 
 
@@ -30,16 +31,19 @@ class JobPrompts:
         self.encoder = PromptEncoder(
             model, encode_options(engine.settings, p.clip_skip), embeddings, engine.encodings, state=network_state
         )
-        self._parts: dict[str, list[Part]] = {}
+        self._parts: dict[tuple, list[Part]] = {}
 
-    def parts(self, text: str, steps: int) -> list[Part]:
-        if text not in self._parts:
-            self._parts[text] = prompt_parts(text, steps)
-        return self._parts[text]
+    def parts(self, text: str, steps: int, hires_steps: int | None = None) -> list[Part]:
+        key = (text, steps, hires_steps)
+        if key not in self._parts:
+            self._parts[key] = prompt_parts(text, steps, hires_steps)
+        return self._parts[key]
 
-    def plan(self, prompts: list[str], negative_prompt: str, cfg_scale: float, steps: int) -> GuidancePlan:
-        positives = [self.parts(text, steps) for text in prompts]
-        negatives = self.parts(negative_prompt, steps)
-        return GuidancePlan(
-            self.encoder.encode, positives, negatives, cfg_scale, steps, empty=self.encoder.empty_chunk()
-        )
+    def plan(self, prompts: list[str], negative_prompt: str, cfg_scale: float, steps: int,
+             hires_steps: int | None = None, loop_steps: int | None = None) -> GuidancePlan:  # fmt: skip
+        """`loop_steps`: the steps the sampler really runs (fewer than `hires_steps` in a
+        partial-denoise pass, where A1111 counts the schedule in the steps it runs)."""
+        positives = [self.parts(text, steps, hires_steps) for text in prompts]
+        negatives = self.parts(negative_prompt, steps, hires_steps)
+        return GuidancePlan(self.encoder.encode, positives, negatives, cfg_scale, loop_steps or steps,
+                            empty=self.encoder.empty_chunk())  # fmt: skip

@@ -32,7 +32,31 @@ class GenerationKnobs(BaseModel):
     n_iter: BatchCount = 1
 
 
-class Txt2ImgRequest(GenerationKnobs):
+class HiresKnobs(BaseModel):
+    """Hires fix (A1111's field names): a second pass at a larger size. Shared by the request
+    and the API body."""
+
+    enable_hr: bool = False
+    hr_scale: float = Field(2.0, ge=1.0, le=8.0)
+    hr_upscaler: str | None = "Latent"  # None (A1111 clients): Latent
+    hr_second_pass_steps: int = Field(0, ge=0, le=MAX_STEPS)  # 0: the same as steps
+    hr_resize_x: int = Field(0, ge=0, le=MAX_SIZE * 4)
+    hr_resize_y: int = Field(0, ge=0, le=MAX_SIZE * 4)
+    denoising_strength: float = Field(0.7, ge=0.0, le=1.0)
+    hr_sampler_name: str | None = None  # None: the first pass's
+    hr_scheduler: str | None = None
+    hr_prompt: str = ""  # "": the first pass's
+    hr_negative_prompt: str = ""
+
+    @field_validator("hr_upscaler")
+    @classmethod
+    def _known_upscaler(cls, value: str | None) -> str:
+        from modules.processing.upscalers import check_upscaler
+
+        return check_upscaler(value or "Latent")
+
+
+class Txt2ImgRequest(GenerationKnobs, HiresKnobs):
     model_config = ConfigDict(extra="forbid")
 
     steps: Steps = 20
@@ -42,6 +66,7 @@ class Txt2ImgRequest(GenerationKnobs):
     save_images: bool = True
     styles: list[str] = Field(default_factory=list)  # names from styles.csv, applied in order
     clip_skip: int | None = Field(None, ge=1, le=12)  # None: the CLIP_stop_at_last_layers setting
+
     # Scripts (extensions): the Script-menu choice and its arguments (named dict, or a positional
     # list from A1111 clients), and always-on scripts' arguments keyed by title.
     script_name: str | None = None

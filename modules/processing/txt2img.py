@@ -10,6 +10,7 @@ from modules.images.infotext import build_infotext
 from modules.memory import prepare_compute_thread
 from modules.plugins.scripts import parse_script_args
 from modules.plugins.types import ImageSavedParams, PostprocessImageParams
+from modules.processing import hires
 from modules.processing.context import ProcessingContext
 from modules.processing.hooks import StageHooks
 from modules.processing.networks import ActiveNetworks
@@ -17,6 +18,7 @@ from modules.processing.prompting import JobPrompts
 from modules.processing.request import Txt2ImgRequest
 from modules.processing.result import GeneratedImage, GenerationResult
 from modules.prompts.conditioning import encode_prompt
+from modules.prompts.extra_networks import strip_tags
 from modules.sampling import catalog, noise
 from modules.sampling.denoiser import DenoiseInputs, denoise
 from modules.sampling.guidance import GuidancePlan
@@ -95,7 +97,8 @@ def generate(p: ProcessingContext, engine, job, sampler, schedule) -> Generation
 def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult, params: "SamplingParams") -> None:
     request = p.request
     job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
-    job.set_total(request.n_iter, p.steps)
+    second = HiresPass.for_request(p, params) if request.enable_hr else None
+    job.set_total(request.n_iter, p.steps + (second.run_steps if second else 0))
     step_hooks = hooks.step_hooks()
     for batch_index in range(request.n_iter):
         if job.should_stop():
@@ -116,6 +119,12 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         )
         for replaced in hooks.run("post_sample", latents=latents):
             latents = replaced
+        if second is not None and not stopped:
+            latents, stopped = second.run(
+                p, job_prompts, latents, seeds, prompts, step_hooks,
+                on_step=lambda step, total, b=batch_index: job.report_step(b, p.steps + step, p.steps + total),
+                should_stop=job.should_stop,
+            )  # fmt: skip
         for seed, image in zip(seeds, decode_latents(p.model, latents), strict=True):
             item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
             hooks.run("postprocess_image", params=item)
@@ -130,6 +139,52 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         if stopped:
             result.interrupted = True
             break
+
+
+@dataclass
+class HiresPass:
+    """The hires fix's second pass for one job: upscale, then denoise part of the way."""
+
+    target: hires.HiresTarget
+    sampler: catalog.SamplerSpec
+    schedule: str
+    steps: int  # the schedule's length (hires steps, or the first pass's)
+    run_steps: int  # how many of them run: steps x denoising strength, as A1111 counts
+
+    @classmethod
+    def for_request(cls, p, first: "SamplingParams") -> "HiresPass":
+        r = p.request
+        sampler, schedule = catalog.resolve(r.hr_sampler_name or first.sampler.name, r.hr_scheduler or first.schedule)
+        steps = r.hr_second_pass_steps or first.steps
+        target = hires.target_size(p.width, p.height, r.hr_scale, r.hr_resize_x, r.hr_resize_y)
+        p.extra_generation_params.update(hires.infotext_params(r, target, sampler.name, schedule))
+        return cls(target, sampler, schedule, steps, min(int(steps * r.denoising_strength), steps))
+
+    def run(self, p, job_prompts, latents, seeds, prompts, step_hooks, on_step, should_stop):
+        model, r = p.model, p.request
+        factor = model.vae_scale_factor
+        size = (self.target.height // factor, self.target.width // factor)
+        if r.hr_upscaler in hires.LATENT_UPSCALERS:
+            start = hires.upscale_latents(latents, r.hr_upscaler, size)
+        else:
+            pictures = hires.upscale_images(decode_latents(model, latents), r.hr_upscaler, self.target)
+            start = hires.encode_images(model, pictures).to(latents.dtype)
+        if self.run_steps == 0:  # denoising strength 0: the upscale is the result
+            return start, False
+        hr_prompts = [strip_tags(r.hr_prompt)[0] if r.hr_prompt else text for text in prompts]
+        hr_negative = strip_tags(r.hr_negative_prompt)[0] if r.hr_negative_prompt else p.negative_prompt
+        plan = job_prompts.plan(hr_prompts, hr_negative, p.cfg_scale, p.steps, hires_steps=self.steps,
+                                loop_steps=self.run_steps)  # fmt: skip
+        generators = noise.generators_for(seeds)
+        inputs = DenoiseInputs(
+            latents=noise.initial_noise(generators, (model.latent_channels, *size)).to(start.device, start.dtype),
+            guidance=plan,
+            generators=generators,
+            init_latents=start,
+            strength=r.denoising_strength,
+        )
+        scheduler = self.sampler.build(model.scheduler_config, self.schedule)
+        return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks)
 
 
 def _network_state(p) -> tuple:

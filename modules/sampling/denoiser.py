@@ -16,9 +16,12 @@ from modules.sampling.guidance import GuidancePlan
 
 @dataclass
 class DenoiseInputs:
-    latents: torch.Tensor
+    latents: torch.Tensor  # the initial noise
     guidance: GuidancePlan
     generators: list[torch.Generator]
+    # img2img (hires fix's second pass): start from these latents, noised to `strength`.
+    init_latents: torch.Tensor | None = None
+    strength: float = 1.0
 
 
 def denoise(
@@ -33,13 +36,22 @@ def denoise(
     """Run the sampler; returns (latents, stopped_early). `step_hooks` (extensions' cfg_denoiser /
     cfg_denoised, see modules.processing.hooks.StepHooks) may change inputs and prediction."""
     scheduler.set_timesteps(steps, device=inputs.latents.device)
-    latents = inputs.latents * scheduler.init_noise_sigma
+    timesteps = scheduler.timesteps
+    if inputs.init_latents is None:
+        latents = inputs.latents * scheduler.init_noise_sigma
+    else:
+        # As diffusers' img2img: skip the first (1 - strength) of the schedule and noise the
+        # given latents to the level where it starts.
+        start = steps - min(int(steps * inputs.strength), steps)
+        timesteps = timesteps[start * scheduler.order :]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start * scheduler.order)
+        latents = scheduler.add_noise(inputs.init_latents, inputs.latents, timesteps[:1])
     plan = inputs.guidance
     # Not every diffusers scheduler takes a generator (only the stochastic ones need one).
     step_kwargs = (
         {"generator": inputs.generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
     )
-    timesteps = scheduler.timesteps
     total = len(timesteps)
     for index, t in enumerate(timesteps):
         if should_stop():

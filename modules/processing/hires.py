@@ -1,0 +1,69 @@
+"""Hires fix: upscale the first pass (in latent space or as an image) and denoise it again at
+the larger size, part of the way, as A1111's txt2img does."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from modules.processing.upscalers import IMAGE_UPSCALERS, LATENT_UPSCALERS
+
+
+@dataclass(frozen=True)
+class HiresTarget:
+    width: int
+    height: int
+
+
+def target_size(width: int, height: int, scale: float, resize_x: int, resize_y: int) -> HiresTarget:
+    """A1111's rule: "resize to" wins when given (one side 0 keeps the aspect ratio), otherwise
+    "upscale by"; sides are rounded to multiples of 8 (the VAE's stride)."""
+    if resize_x or resize_y:
+        if not resize_y:
+            resize_y = resize_x * height / width
+        if not resize_x:
+            resize_x = resize_y * width / height
+        target_w, target_h = resize_x, resize_y
+    else:
+        target_w, target_h = width * scale, height * scale
+    return HiresTarget(max(64, int(round(target_w / 8)) * 8), max(64, int(round(target_h / 8)) * 8))
+
+
+def upscale_latents(latents: torch.Tensor, upscaler: str, size: tuple[int, int]) -> torch.Tensor:
+    """size: (latent height, latent width)."""
+    mode, antialias = LATENT_UPSCALERS[upscaler]
+    kwargs = {"antialias": antialias} if mode in ("bilinear", "bicubic") else {}
+    if mode in ("bilinear", "bicubic"):
+        kwargs["align_corners"] = False
+    return F.interpolate(latents.float(), size=size, mode=mode, **kwargs).to(latents.dtype)
+
+
+def upscale_images(images: list[Image.Image], upscaler: str, target: HiresTarget) -> list[Image.Image]:
+    return [image.resize((target.width, target.height), IMAGE_UPSCALERS[upscaler]) for image in images]
+
+
+def encode_images(model, images: list[Image.Image]) -> torch.Tensor:
+    """Pictures -> latents with the model's VAE (the distribution's mean: deterministic)."""
+    vae = model.vae
+    array = np.stack([np.asarray(image.convert("RGB"), dtype=np.float32) for image in images]) / 127.5 - 1.0
+    pixels = torch.from_numpy(array).permute(0, 3, 1, 2).to(vae.device, vae.dtype)
+    with torch.inference_mode():
+        latents = vae.encode(pixels).latent_dist.mean
+    return latents * vae.config.scaling_factor
+
+
+def infotext_params(request, target: HiresTarget, sampler_name: str, schedule: str) -> dict:
+    resized = bool(request.hr_resize_x or request.hr_resize_y)
+    return {
+        "Denoising strength": request.denoising_strength,
+        "Hires upscale": None if resized else request.hr_scale,
+        "Hires resize": f"{target.width}x{target.height}" if resized else None,
+        "Hires steps": request.hr_second_pass_steps or None,
+        "Hires upscaler": request.hr_upscaler,
+        "Hires sampler": sampler_name if request.hr_sampler_name else None,
+        "Hires schedule type": schedule if request.hr_scheduler else None,
+        "Hires prompt": request.hr_prompt or None,
+        "Hires negative prompt": request.hr_negative_prompt or None,
+    }

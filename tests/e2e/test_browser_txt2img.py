@@ -91,3 +91,35 @@ def test_progress_bar_shows_steps_and_interrupt_stops_the_job(ui_server, page):
     )
     assert page.inner_text("#txt2img_message") == "Interrupted: 1 image(s) made"
     assert page.locator("#txt2img_gallery img").count() >= 1
+
+
+def test_hires_fix_from_the_ui_and_pasted_back(ui_server, page):
+    open_ui(page, ui_server)
+    page.fill("#txt2img_prompt textarea", "hires check")
+    for elem_id, value in (("txt2img_steps", 3), ("txt2img_width", 64), ("txt2img_height", 64)):
+        set_number(page, elem_id, value)
+    page.click("#txt2img_hr")  # open the accordion
+    page.check("#txt2img_enable_hr input")
+    set_number(page, "txt2img_hr_scale", 1.5)
+    set_number(page, "txt2img_denoising_strength", 0.4)
+    page.click("#txt2img_generate")
+    page.wait_for_function(
+        "document.querySelector('#html_info_txt2img').innerText.includes('hires check')", timeout=60_000
+    )
+    info = page.inner_text("#html_info_txt2img")
+    assert "Hires upscale: 1.5" in info and "Denoising strength: 0.4" in info and "Size: 64x64" in info
+    from PIL import Image
+
+    newest = max((ui_server.data_dir / "outputs" / "txt2img-images").rglob("*.png"), key=lambda p: p.stat().st_mtime)
+    with Image.open(newest) as image:
+        assert image.size == (96, 96)
+    # Pasting an infotext without hires keys turns it off again; with them, sets them.
+    page.fill("#txt2img_prompt textarea", "x\nSteps: 3, Sampler: Euler, Seed: 1, Size: 64x64")
+    page.click("#txt2img_paste")
+    page.wait_for_function("document.querySelector('#txt2img_prompt textarea').value === 'x'")
+    assert not page.is_checked("#txt2img_enable_hr input")
+    page.fill("#txt2img_prompt textarea", info.replace("hires check", "again"))
+    page.click("#txt2img_paste")
+    page.wait_for_function("document.querySelector('#txt2img_prompt textarea').value === 'again'")
+    assert page.is_checked("#txt2img_enable_hr input")
+    assert page.input_value("#txt2img_hr_scale input[type=number]") == "1.5"

@@ -1,0 +1,86 @@
+"""The Hires. fix controls of the txt2img tab, named as A1111 names them."""
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from modules.processing.request import MAX_SIZE, MAX_STEPS
+from modules.processing.upscalers import UPSCALERS
+from modules.sampling import catalog
+
+SAME_SAMPLER = "Use same sampler"
+SAME_SCHEDULE = "Use same scheduler"
+DEFAULTS = {
+    "enable_hr": False,
+    "hr_upscaler": "Latent",
+    "hr_second_pass_steps": 0,
+    "denoising_strength": 0.7,
+    "hr_scale": 2.0,
+    "hr_resize_x": 0,
+    "hr_resize_y": 0,
+    "hr_sampler_name": SAME_SAMPLER,
+    "hr_scheduler": SAME_SCHEDULE,
+    "hr_prompt": "",
+    "hr_negative_prompt": "",
+}
+
+
+@dataclass
+class HiresControls:
+    fields: dict  # request field name -> component, in input order
+
+    @property
+    def components(self) -> list:
+        return list(self.fields.values())
+
+    def request_fields(self, values) -> dict:
+        chosen = dict(zip(self.fields, values, strict=True))
+        chosen["hr_sampler_name"] = None if chosen["hr_sampler_name"] == SAME_SAMPLER else chosen["hr_sampler_name"]
+        chosen["hr_scheduler"] = None if chosen["hr_scheduler"] == SAME_SCHEDULE else chosen["hr_scheduler"]
+        for name in ("hr_second_pass_steps", "hr_resize_x", "hr_resize_y"):
+            chosen[name] = int(chosen[name] or 0)
+        chosen["enable_hr"] = bool(chosen["enable_hr"])
+        return chosen
+
+    def pasted_values(self, fields: dict) -> dict:
+        """{component: value} from pasted infotext: what it names, the defaults for the rest
+        (an infotext without hires keys turns the hires fix off)."""
+        return {component: fields.get(name, DEFAULTS[name]) for name, component in self.fields.items()}
+
+
+def build_hires_controls(tab: str) -> HiresControls:
+    with gr.Accordion("Hires. fix", open=False, elem_id=f"{tab}_hr"):
+        enable = gr.Checkbox(label="Enable hires. fix", value=False, elem_id=f"{tab}_enable_hr")
+        with gr.Row():
+            upscaler = gr.Dropdown(list(UPSCALERS), value="Latent", label="Upscaler", elem_id=f"{tab}_hr_upscaler")
+            steps = gr.Slider(0, MAX_STEPS, value=0, step=1, label="Hires steps (0: same as sampling steps)",
+                              elem_id=f"{tab}_hires_steps")  # fmt: skip
+            strength = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Denoising strength",
+                                 elem_id=f"{tab}_denoising_strength")  # fmt: skip
+        with gr.Row():
+            scale = gr.Slider(1.0, 4.0, value=2.0, step=0.05, label="Upscale by", elem_id=f"{tab}_hr_scale")
+            resize_x = gr.Slider(0, MAX_SIZE, value=0, step=8, label="Resize width to", elem_id=f"{tab}_hr_resize_x")
+            resize_y = gr.Slider(0, MAX_SIZE, value=0, step=8, label="Resize height to", elem_id=f"{tab}_hr_resize_y")
+        with gr.Row():
+            sampler = gr.Dropdown([SAME_SAMPLER, *catalog.sampler_names()], value=SAME_SAMPLER,
+                                  label="Hires sampling method", elem_id=f"{tab}_hr_sampler")  # fmt: skip
+            schedule = gr.Dropdown([SAME_SCHEDULE, *catalog.SCHEDULE_TYPES], value=SAME_SCHEDULE,
+                                   label="Hires schedule type", elem_id=f"{tab}_hr_scheduler")  # fmt: skip
+        prompt = gr.Textbox(label="Hires prompt (empty: the prompt)", lines=2, elem_id=f"{tab}_hr_prompt")
+        negative = gr.Textbox(label="Hires negative prompt (empty: the negative prompt)", lines=2,
+                              elem_id=f"{tab}_hr_negative_prompt")  # fmt: skip
+    return HiresControls(
+        {
+            "enable_hr": enable,
+            "hr_upscaler": upscaler,
+            "hr_second_pass_steps": steps,
+            "denoising_strength": strength,
+            "hr_scale": scale,
+            "hr_resize_x": resize_x,
+            "hr_resize_y": resize_y,
+            "hr_sampler_name": sampler,
+            "hr_scheduler": schedule,
+            "hr_prompt": prompt,
+            "hr_negative_prompt": negative,
+        }
+    )

@@ -34,7 +34,9 @@ class HiresControls:
         return list(self.fields.values())
 
     def request_fields(self, values) -> dict:
-        chosen = dict(zip(self.fields, values, strict=True))
+        # A control in a never-opened accordion can arrive as None: that means its default.
+        chosen = {name: DEFAULTS[name] if value is None else value
+                  for name, value in zip(self.fields, values, strict=True)}  # fmt: skip
         chosen["hr_sampler_name"] = None if chosen["hr_sampler_name"] == SAME_SAMPLER else chosen["hr_sampler_name"]
         chosen["hr_scheduler"] = None if chosen["hr_scheduler"] == SAME_SCHEDULE else chosen["hr_scheduler"]
         for name in ("hr_second_pass_steps", "hr_resize_x", "hr_resize_y"):

@@ -4,10 +4,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modules.processing.request import GenerationKnobs, HiresKnobs, Steps, Txt2ImgRequest
+from modules.processing.request import GenerationKnobs, HiresKnobs, SeedKnobs, Steps, Txt2ImgRequest
+
+SHARED_FIELDS = set(GenerationKnobs.model_fields) | set(SeedKnobs.model_fields) | set(HiresKnobs.model_fields)
 
 
-class Txt2ImgBody(GenerationKnobs, HiresKnobs):
+class Txt2ImgBody(GenerationKnobs, SeedKnobs, HiresKnobs):
     model_config = ConfigDict(extra="ignore")
 
     steps: Steps = 50  # A1111's API default
@@ -24,7 +26,7 @@ class Txt2ImgBody(GenerationKnobs, HiresKnobs):
 
     def to_request(self) -> Txt2ImgRequest:
         return Txt2ImgRequest(
-            **self.model_dump(include=set(GenerationKnobs.model_fields) | set(HiresKnobs.model_fields)),
+            **self.model_dump(include=SHARED_FIELDS),
             steps=self.steps,
             sampler_name=self.sampler_name or self.sampler_index,
             scheduler=self.scheduler or "Automatic",

@@ -86,6 +86,23 @@ CORE_SETTINGS = (
         step=1,
     ),
     SettingSpec("enable_prompt_comments", True, "Remove # comments from prompts", "Prompts", "checkbox"),
+    SettingSpec(
+        "randn_source",
+        "CPU",
+        "Random number source: CPU gives the same picture for a seed on every machine",
+        "Sampling",
+        "dropdown",
+        choices=("CPU", "GPU"),
+    ),
+    SettingSpec(
+        "eta_noise_seed_delta",
+        0,
+        "Eta noise seed delta (ENSD): offsets the seed of ancestral samplers' step noise",
+        "Sampling",
+        "number",
+        minimum=0,
+        maximum=2**32 - 1,
+    ),
     SettingSpec("disabled_extensions", "", "Disabled extensions (comma-separated; applied on restart)", "Extensions"),
 )
 

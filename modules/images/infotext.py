@@ -50,7 +50,7 @@ def parse_infotext(text: str) -> dict:
     for key, raw in _PAIR.findall(params_line):
         value = _decode(raw.strip())
         result[key.strip()] = value
-        if key.strip() in ("Size", "Hires resize") and (m := _SIZE.match(str(value))):
+        if key.strip() in ("Size", "Hires resize", "Seed resize from") and (m := _SIZE.match(str(value))):
             result[f"{key.strip()}-1"], result[f"{key.strip()}-2"] = int(m[1]), int(m[2])
     return result
 
@@ -90,6 +90,11 @@ INFOTEXT_FIELDS = {
     "Hires schedule type": "hr_scheduler",
     "Hires prompt": "hr_prompt",
     "Hires negative prompt": "hr_negative_prompt",
+    "Variation seed": "subseed",
+    "Variation seed strength": "subseed_strength",
+    "Seed resize from-1": "seed_resize_from_w",
+    "Seed resize from-2": "seed_resize_from_h",
+    "Eta": "eta",
     "Hires resize-1": "hr_resize_x",
     "Hires resize-2": "hr_resize_y",
 }

@@ -32,6 +32,28 @@ class GenerationKnobs(BaseModel):
     n_iter: BatchCount = 1
 
 
+class SeedKnobs(BaseModel):
+    """Variation seeds and sampler parameters (A1111's field names), shared by request and API."""
+
+    subseed: Seed = -1
+    subseed_strength: float = Field(0.0, ge=0.0, le=1.0)
+    seed_resize_from_h: int = Field(0, ge=-1, le=MAX_SIZE * 4)  # <= 0: off
+    seed_resize_from_w: int = Field(0, ge=-1, le=MAX_SIZE * 4)
+    eta: float | None = Field(None, ge=0.0, le=1.0)  # None: the sampler's own
+    s_churn: float = Field(0.0, ge=0.0, le=100.0)
+    s_tmin: float = Field(0.0, ge=0.0)
+    s_tmax: float | None = Field(None, ge=0.0)  # None: infinity
+    s_noise: float = Field(1.0, ge=0.0, le=2.0)
+
+    def sampler_options(self):
+        import math
+
+        from modules.sampling.catalog import SamplerOptions
+
+        s_tmax = math.inf if self.s_tmax is None else self.s_tmax
+        return SamplerOptions(self.eta, self.s_churn, self.s_tmin, s_tmax, self.s_noise)
+
+
 class HiresKnobs(BaseModel):
     """Hires fix (A1111's field names): a second pass at a larger size. Shared by the request
     and the API body."""
@@ -56,7 +78,7 @@ class HiresKnobs(BaseModel):
         return check_upscaler(value or "Latent")
 
 
-class Txt2ImgRequest(GenerationKnobs, HiresKnobs):
+class Txt2ImgRequest(GenerationKnobs, SeedKnobs, HiresKnobs):
     model_config = ConfigDict(extra="forbid")
 
     steps: Steps = 20

@@ -12,6 +12,7 @@ class GeneratedImage:
     seed: int
     infotext: str
     path: Path | None = None
+    subseed: int | None = None
 
 
 @dataclass
@@ -29,12 +30,17 @@ class GenerationResult:
     batch_size: int
     model_name: str
     model_hash: str
+    subseed_strength: float = 0.0
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
 
     @property
     def seeds(self) -> list[int]:
         return [item.seed for item in self.images]
+
+    @property
+    def subseeds(self) -> list[int | None]:
+        return [item.subseed for item in self.images]
 
     @property
     def infotexts(self) -> list[str]:

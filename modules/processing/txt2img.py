@@ -1,5 +1,6 @@
 """Run a txt2img request to a result on a given engine."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,7 @@ def generate(p: ProcessingContext, engine, job, sampler, schedule) -> Generation
             batch_size=p.request.batch_size,
             model_name=p.model.info.model_name,
             model_hash=p.model.short_hash,
+            subseed_strength=p.request.subseed_strength,
             warnings=p.warnings,
         )
         _sample_batches(p, engine, job, hooks, result, SamplingParams(p.steps, sampler, schedule, p.cfg_scale,
@@ -98,13 +100,28 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
     request = p.request
     job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
     second = HiresPass.for_request(p, params) if request.enable_hr else None
+    seed_plan = noise.SeedPlan(
+        seed=p.seed,
+        subseed=request.subseed,
+        subseed_strength=request.subseed_strength,
+        seed_resize_from_h=request.seed_resize_from_h,
+        seed_resize_from_w=request.seed_resize_from_w,
+        batch_size=request.batch_size,
+    )
+    noise_settings = NoiseSettings(
+        source=str(p.settings.get("randn_source")),
+        ensd=int(p.settings.get("eta_noise_seed_delta") or 0),
+        options=request.sampler_options(),
+    )
+    p.extra_generation_params.update(_seed_params(request, seed_plan, noise_settings))
     job.set_total(request.n_iter, p.steps + (second.run_steps if second else 0))
     step_hooks = hooks.step_hooks()
     for batch_index in range(request.n_iter):
         if job.should_stop():
             result.interrupted = True
             break
-        seeds = [p.seed + batch_index * request.batch_size + i for i in range(request.batch_size)]
+        batch_plan = seed_plan.for_batch(batch_index)
+        seeds, subseeds = batch_plan.seeds, batch_plan.subseeds
         prompts = [p.prompt] * request.batch_size
         hooks.run("before_process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
         hooks.run("process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
@@ -116,6 +133,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
             should_stop=job.should_stop,
             step_hooks=step_hooks,
+            noise_settings=dataclasses.replace(noise_settings, seed_plan=batch_plan),
         )
         for replaced in hooks.run("post_sample", latents=latents):
             latents = replaced
@@ -125,17 +143,22 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                 on_step=lambda step, total, b=batch_index: job.report_step(b, p.steps + step, p.steps + total),
                 should_stop=job.should_stop,
             )  # fmt: skip
-        for seed, image in zip(seeds, decode_latents(p.model, latents), strict=True):
+        for seed, subseed, image in zip(seeds, subseeds, decode_latents(p.model, latents), strict=True):
             item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
             hooks.run("postprocess_image", params=item)
-            infotext = build_infotext(result.prompt, result.negative_prompt, infotext_params(result, seed, p))
+            params_for_image = infotext_params(result, seed, p)
+            if request.subseed_strength > 0:
+                params_for_image["Variation seed"] = subseed
+            infotext = build_infotext(result.prompt, result.negative_prompt, params_for_image)
             path = None
             if request.save_images:
                 path = engine.saver.save(item.image, engine.paths.outputs_dir / OUTPUT_SUBDIR, seed, infotext)
                 engine.extensions.call(
                     "image_saved", params=ImageSavedParams(image=item.image, path=path, infotext=infotext, seed=seed)
                 )
-            result.images.append(GeneratedImage(image=item.image, seed=seed, infotext=infotext, path=path))
+            result.images.append(
+                GeneratedImage(image=item.image, seed=seed, infotext=infotext, path=path, subseed=subseed)
+            )
         if stopped:
             result.interrupted = True
             break
@@ -187,6 +210,18 @@ class HiresPass:
         return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks)
 
 
+def _seed_params(request, seed_plan: noise.SeedPlan, settings: "NoiseSettings") -> dict:
+    """Infotext keys for the seed and sampler extras, only when they are in use."""
+    resized = request.seed_resize_from_w > 0 and request.seed_resize_from_h > 0
+    return {
+        "Variation seed strength": request.subseed_strength if request.subseed_strength > 0 else None,
+        "Seed resize from": f"{request.seed_resize_from_w}x{request.seed_resize_from_h}" if resized else None,
+        "Eta": request.eta,
+        "ENSD": settings.ensd or None,
+        "RNG": settings.source if settings.source != "CPU" else None,
+    }
+
+
 def _network_state(p) -> tuple:
     """What extra networks did to the weights this job: part of the encoding cache key."""
     return tuple((name, tuple((c.positional, tuple(sorted(c.named.items()))) for c in calls))
@@ -217,15 +252,38 @@ def sample_images(model, conditioning, seeds: list[int], params: SamplingParams,
     return decode_latents(model, latents), stopped
 
 
+@dataclass(frozen=True)
+class NoiseSettings:
+    """Where a batch's noise comes from: its seed plan (variation seed, resize-from), the RNG
+    source, ENSD for ancestral step noise, and the sampler's options."""
+
+    seed_plan: noise.SeedPlan | None = None
+    source: str = "CPU"
+    ensd: int = 0
+    options: catalog.SamplerOptions | None = None
+
+
 def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_step=None, should_stop=None,
-                   step_hooks=None):  # fmt: skip
+                   step_hooks=None, noise_settings: NoiseSettings | None = None):  # fmt: skip
     prepare_compute_thread()
-    generators = noise.generators_for(seeds)
-    shape = (model.latent_channels, params.height // model.vae_scale_factor, params.width // model.vae_scale_factor)
+    settings = noise_settings or NoiseSettings()
+    device = model.unet.device
+    generators = noise.generators_for(seeds, source=settings.source, device=device)
+    factor = model.vae_scale_factor
+    shape = (model.latent_channels, params.height // factor, params.width // factor)
+    if settings.seed_plan is not None:
+        initial = settings.seed_plan.noise(shape, scale_factor=factor, source=settings.source, device=device,
+                                           generators=generators)  # fmt: skip
+    else:
+        initial = noise.initial_noise(generators, shape)
+    if settings.ensd:  # A1111: ancestral samplers draw their step noise from seed + ENSD
+        generators = noise.generators_for(catalog.ancestral_seeds(seeds, settings.ensd), source=settings.source,
+                                          device=device)  # fmt: skip
     inputs = DenoiseInputs(
-        latents=noise.initial_noise(generators, shape).to(model.unet.device, model.unet.dtype),
+        latents=initial.to(device, model.unet.dtype),
         guidance=plan,
         generators=generators,
+        options=settings.options,
     )
     return denoise(
         model.unet,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from modules.sampling.catalog import SamplerOptions
+from modules.sampling.catalog import step_kwargs as sampler_step_kwargs
 from modules.sampling.guidance import GuidancePlan
 
 
@@ -22,6 +24,7 @@ class DenoiseInputs:
     # img2img (hires fix's second pass): start from these latents, noised to `strength`.
     init_latents: torch.Tensor | None = None
     strength: float = 1.0
+    options: SamplerOptions | None = None  # eta, s_churn, ... where the scheduler takes them
 
 
 def denoise(
@@ -52,6 +55,7 @@ def denoise(
     step_kwargs = (
         {"generator": inputs.generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
     )
+    step_kwargs.update(sampler_step_kwargs(scheduler, inputs.options))
     total = len(timesteps)
     for index, t in enumerate(timesteps):
         if should_stop():

@@ -123,3 +123,24 @@ def test_hires_fix_from_the_ui_and_pasted_back(ui_server, page):
     page.wait_for_function("document.querySelector('#txt2img_prompt textarea').value === 'again'")
     assert page.is_checked("#txt2img_enable_hr input")
     assert page.input_value("#txt2img_hr_scale input[type=number]") == "1.5"
+
+
+def test_variation_seed_from_the_ui(ui_server, page):
+    open_ui(page, ui_server)
+    page.fill("#txt2img_prompt textarea", "variation check")
+    for elem_id, value in (("txt2img_steps", 2), ("txt2img_width", 64), ("txt2img_height", 64)):
+        set_number(page, elem_id, value)
+    seed = page.locator("#txt2img_seed input")
+    seed.fill("12")
+    seed.press("Tab")
+    page.click("#txt2img_seed_extras")
+    subseed = page.locator("#txt2img_subseed input")
+    subseed.fill("34")
+    subseed.press("Tab")
+    set_number(page, "txt2img_subseed_strength", 0.25)
+    page.click("#txt2img_generate")
+    page.wait_for_function(
+        "document.querySelector('#html_info_txt2img').innerText.includes('variation check')", timeout=60_000
+    )
+    info = page.inner_text("#html_info_txt2img")
+    assert "Seed: 12" in info and "Variation seed: 34" in info and "Variation seed strength: 0.25" in info

@@ -14,6 +14,7 @@ from webui.components.hires import build_hires_controls
 from webui.components.progress import message_html, progress_html
 from webui.components.prompt_box import build_prompt_box, style_names, wire_token_counters
 from webui.components.scripts import build_script_controls
+from webui.components.seed_extra import build_seed_extra
 
 POLL_SECONDS = 0.25
 
@@ -67,6 +68,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                 seed = gr.Number(label="Seed", value=-1, precision=0, elem_id="txt2img_seed", scale=4)
                 random_seed = gr.Button("Random", elem_id="txt2img_random_seed", scale=0, min_width=72, size="sm")
                 reuse_seed = gr.Button("Reuse", elem_id="txt2img_reuse_seed", scale=0, min_width=72, size="sm")
+            seed_extra = build_seed_extra("txt2img")
             hires = build_hires_controls("txt2img")
             scripts = build_script_controls(engine, "txt2img")
         with gr.Column(scale=1):
@@ -80,6 +82,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
 
     def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
             cfg_scale, seed_value, state, chosen_styles, *rest):  # fmt: skip
+        extra_values, rest = rest[: len(seed_extra.fields)], rest[len(seed_extra.fields) :]
         hires_values, (script_choice, *script_values) = rest[: len(hires.fields)], rest[len(hires.fields) :]
         script_name, script_args, alwayson = scripts.collect(script_choice, list(script_values))
         try:
@@ -102,6 +105,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                 script_args=script_args,
                 alwayson_scripts=alwayson,
                 **hires.request_fields(hires_values),
+                **seed_extra.request_fields(extra_values),
             )
             job = engine.submit_txt2img(request)
         except (ValidationError, ValueError) as error:
@@ -132,7 +136,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             engine.queue.cancel(job)
 
     inputs = [checkpoint, prompt, negative, sampler, schedule, steps, width, height, batch_count, batch_size, cfg,
-              seed, session, box.styles, *hires.components, scripts.dropdown, *scripts.components]  # fmt: skip
+              seed, session, box.styles, *seed_extra.components, *hires.components, scripts.dropdown,
+              *scripts.components]  # fmt: skip
     outputs = [gallery, progress, infotext, message, session]
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
     generate.click(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
@@ -140,7 +145,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     interrupt.click(stop, inputs=session, outputs=None, concurrency_limit=None, queue=False)
     random_seed.click(lambda: -1, outputs=seed, queue=False)
     pasted = [prompt, negative, box.styles, sampler, schedule, steps, width, height, cfg, seed, message,
-              *hires.components, *scripts.components, *([clip_skip] if clip_skip is not None else [])]  # fmt: skip
+              *seed_extra.components, *hires.components, *scripts.components,
+              *([clip_skip] if clip_skip is not None else [])]  # fmt: skip
 
     def paste_parameters(text):
         """Infotext pasted into the prompt box -> every field it names, scripts' args included."""
@@ -152,6 +158,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                    "cfg_scale": cfg, "seed": seed}  # fmt: skip
         updates.update({component: fields[key] for key, component in targets.items() if key in fields})
         updates.update(hires.pasted_values(fields))
+        updates.update(seed_extra.pasted_values(fields))
         if "styles" in fields:
             updates[box.styles] = gr.update(choices=style_names(engine), value=fields["styles"])
         if clip_skip is not None:

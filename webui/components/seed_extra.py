@@ -1,0 +1,54 @@
+"""The seed row's "Extra" controls: variation seed and strength, resize seed from size."""
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from modules.processing.request import MAX_SIZE
+
+DEFAULTS = {"subseed": -1, "subseed_strength": 0.0, "seed_resize_from_w": 0, "seed_resize_from_h": 0}
+
+
+@dataclass
+class SeedExtra:
+    fields: dict  # request field -> component
+
+    @property
+    def components(self) -> list:
+        return list(self.fields.values())
+
+    def request_fields(self, values) -> dict:
+        chosen = {name: DEFAULTS[name] if value is None else value
+                  for name, value in zip(self.fields, values, strict=True)}  # fmt: skip
+        return {
+            "subseed": int(chosen["subseed"]),
+            "subseed_strength": float(chosen["subseed_strength"]),
+            "seed_resize_from_w": int(chosen["seed_resize_from_w"]),
+            "seed_resize_from_h": int(chosen["seed_resize_from_h"]),
+        }
+
+    def pasted_values(self, fields: dict) -> dict:
+        return {component: fields.get(name, DEFAULTS[name]) for name, component in self.fields.items()}
+
+
+def build_seed_extra(tab: str) -> SeedExtra:
+    with gr.Accordion("Extra (variation seed)", open=False, elem_id=f"{tab}_seed_extras"):
+        with gr.Row():
+            subseed = gr.Number(label="Variation seed", value=-1, precision=0, elem_id=f"{tab}_subseed", scale=3)
+            random = gr.Button("Random", elem_id=f"{tab}_random_subseed", scale=0, min_width=72, size="sm")
+            strength = gr.Slider(0.0, 1.0, value=0.0, step=0.01, label="Variation strength",
+                                 elem_id=f"{tab}_subseed_strength", scale=3)  # fmt: skip
+        with gr.Row():
+            resize_w = gr.Slider(0, MAX_SIZE, value=0, step=8, label="Resize seed from width (0: off)",
+                                 elem_id=f"{tab}_seed_resize_from_w")  # fmt: skip
+            resize_h = gr.Slider(0, MAX_SIZE, value=0, step=8, label="Resize seed from height (0: off)",
+                                 elem_id=f"{tab}_seed_resize_from_h")  # fmt: skip
+    random.click(lambda: -1, outputs=subseed, queue=False)
+    return SeedExtra(
+        {
+            "subseed": subseed,
+            "subseed_strength": strength,
+            "seed_resize_from_w": resize_w,
+            "seed_resize_from_h": resize_h,
+        }
+    )

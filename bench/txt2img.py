@@ -1,8 +1,9 @@
 """Our txt2img engine against plain diffusers StableDiffusionPipeline, same model, same run.
 
-    venv/bin/python bench/txt2img.py [--steps 20] [--size 512] [--repeats 5] [--sampler "Euler a"]
+    venv/bin/python bench/txt2img.py [--tiny] [--steps 20] [--size N] [--repeats 5] [--sampler "Euler a"]
 
-Uses the tiny random-weight SD 1.x test model (built in a temp folder). Both paths get the
+By default it runs the bundled demo model at its own size (128x128); `--tiny` runs the tiny
+random-weight SD 1.x test model (built in a temp folder, 512x512 by default). Both paths get the
 same prompt, sampler, steps, size, CFG and seed; runs alternate so drift hits both alike.
 Prints the median seconds per image of each, the largest pixel difference between the two
 images, and last `ratio <ours/diffusers>`.
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--size", type=int, default=None, help="default: 128 for the demo model, 512 with --tiny")
+    parser.add_argument("--tiny", action="store_true", help="the tiny random test model instead of the demo model")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sampler", default="Euler a")
     args = parser.parse_args()
@@ -39,9 +41,14 @@ def main() -> None:
     from tests.fixtures.tiny_model import save_single_file
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    checkpoint = save_single_file(work / "models" / "Stable-diffusion" / "tiny.safetensors")
-    engine = Engine.from_flags(parse_flags(["--data-dir", str(work)]))
+    if args.tiny:
+        checkpoint = save_single_file(work / "models" / "Stable-diffusion" / "tiny.safetensors")
+        engine = Engine.from_flags(parse_flags(["--data-dir", str(work), "--no-demo-model"]))
+    else:
+        engine = Engine.from_flags(parse_flags(["--data-dir", str(work)]))  # only the bundled demo model
     model = engine.models.get(None)
+    checkpoint = model.info.path
+    args.size = args.size or (512 if args.tiny else 128)
     spec, schedule = catalog.resolve(args.sampler)
     pipe = StableDiffusionPipeline(
         vae=model.vae,

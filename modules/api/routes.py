@@ -57,7 +57,7 @@ def build_router(engine: Engine) -> APIRouter:
 
     @router.get("/samplers", response_model=list[SamplerItem])
     def samplers() -> list[SamplerItem]:
-        return [SamplerItem(name=s.name, aliases=list(s.aliases), options={}) for s in catalog.SAMPLERS]
+        return [SamplerItem(name=s.name, aliases=list(s.aliases), options=s.api_options()) for s in catalog.SAMPLERS]
 
     @router.get("/schedulers", response_model=list[SchedulerItem])
     def schedulers() -> list[SchedulerItem]:

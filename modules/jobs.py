@@ -38,7 +38,9 @@ class Job:
     step: int = 0
     result: Any = None
     error: BaseException | None = None
+    preview: Any = None  # the latest live preview (a PIL image), while it runs
     _interrupt: threading.Event = field(default_factory=threading.Event)
+    _skip: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
 
     # --- called by the work function -------------------------------------------------
@@ -49,11 +51,30 @@ class Job:
         self.batch_index, self.step, self.steps = batch_index, step, steps
 
     def should_stop(self) -> bool:
-        return self._interrupt.is_set()
+        """Stop the sampling now: the job was interrupted, or its current batch skipped."""
+        return self._interrupt.is_set() or self._skip.is_set()
+
+    @property
+    def skip_pending(self) -> bool:
+        return self._skip.is_set()
+
+    def take_skip(self) -> bool:
+        """True once after Skip was pressed: the batch that ended early was the skipped one."""
+        if self._skip.is_set():
+            self._skip.clear()
+            return True
+        return False
+
+    def set_preview(self, image) -> None:
+        self.preview = image
 
     # --- called by whoever submitted it ----------------------------------------------
     def interrupt(self) -> None:
         self._interrupt.set()
+
+    def skip(self) -> None:
+        """End the current batch early (what it made is kept) and go on with the next."""
+        self._skip.set()
 
     @property
     def interrupted(self) -> bool:

@@ -182,13 +182,25 @@ def build_router(engine: Engine) -> APIRouter:
             engine.queue.current.interrupt()
         return {}
 
+    @router.post("/skip")
+    def skip() -> dict:
+        if engine.queue.current is not None:
+            engine.queue.current.skip()
+        return {}
+
     @router.get("/progress", response_model=ProgressResponse)
-    def progress() -> ProgressResponse:
+    def progress(skip_current_image: bool = False) -> ProgressResponse:
         job = engine.queue.current
         if job is None:
             return ProgressResponse(progress=0.0, eta_relative=0.0, state=_state(None, engine))
+        preview = job.preview
+        current = _b64_png(preview, None) if preview is not None and not skip_current_image else None
         return ProgressResponse(
-            progress=job.fraction, eta_relative=job.eta_seconds or 0.0, state=_state(job, engine), textinfo=None
+            progress=job.fraction,
+            eta_relative=job.eta_seconds or 0.0,
+            state=_state(job, engine),
+            current_image=current,
+            textinfo=None,
         )
 
     return router
@@ -260,7 +272,7 @@ def _b64_png(image, infotext: str | None) -> str:
 
 def _state(job, engine) -> dict:
     return {
-        "skipped": False,
+        "skipped": bool(job and job.skip_pending),
         "interrupted": bool(job and job.interrupted),
         "job": job.description if job else "",
         "job_count": job.batch_count if job else 0,

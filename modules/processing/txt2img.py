@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from modules.images.infotext import build_infotext
+from modules.images.previews import make_preview
 from modules.memory import prepare_compute_thread
 from modules.plugins.scripts import parse_script_args
 from modules.plugins.types import ImageSavedParams, PostprocessImageParams
@@ -114,10 +115,11 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         options=request.sampler_options(),
     )
     p.extra_generation_params.update(_seed_params(request, seed_plan, noise_settings))
+    on_latents = _previewer(p, job)
     job.set_total(request.n_iter, p.steps + (second.run_steps if second else 0))
     step_hooks = hooks.step_hooks()
     for batch_index in range(request.n_iter):
-        if job.should_stop():
+        if job.interrupted:
             result.interrupted = True
             break
         batch_plan = seed_plan.for_batch(batch_index)
@@ -134,6 +136,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             should_stop=job.should_stop,
             step_hooks=step_hooks,
             noise_settings=dataclasses.replace(noise_settings, seed_plan=batch_plan),
+            on_latents=on_latents,
         )
         for replaced in hooks.run("post_sample", latents=latents):
             latents = replaced
@@ -141,7 +144,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             latents, stopped = second.run(
                 p, job_prompts, latents, seeds, prompts, step_hooks,
                 on_step=lambda step, total, b=batch_index: job.report_step(b, p.steps + step, p.steps + total),
-                should_stop=job.should_stop,
+                should_stop=job.should_stop, on_latents=on_latents,
             )  # fmt: skip
         for seed, subseed, image in zip(seeds, subseeds, decode_latents(p.model, latents), strict=True):
             item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
@@ -159,7 +162,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             result.images.append(
                 GeneratedImage(image=item.image, seed=seed, infotext=infotext, path=path, subseed=subseed)
             )
-        if stopped:
+        if stopped and not job.take_skip():  # Skip ends only this batch; Interrupt ends the job
             result.interrupted = True
             break
 
@@ -183,7 +186,7 @@ class HiresPass:
         p.extra_generation_params.update(hires.infotext_params(r, target, sampler.name, schedule))
         return cls(target, sampler, schedule, steps, min(int(steps * r.denoising_strength), steps))
 
-    def run(self, p, job_prompts, latents, seeds, prompts, step_hooks, on_step, should_stop):
+    def run(self, p, job_prompts, latents, seeds, prompts, step_hooks, on_step, should_stop, on_latents=None):
         model, r = p.model, p.request
         factor = model.vae_scale_factor
         size = (self.target.height // factor, self.target.width // factor)
@@ -207,7 +210,7 @@ class HiresPass:
             strength=r.denoising_strength,
         )
         scheduler = self.sampler.build(model.scheduler_config, self.schedule)
-        return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks)
+        return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks, on_latents)
 
 
 def _seed_params(request, seed_plan: noise.SeedPlan, settings: "NoiseSettings") -> dict:
@@ -264,7 +267,7 @@ class NoiseSettings:
 
 
 def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_step=None, should_stop=None,
-                   step_hooks=None, noise_settings: NoiseSettings | None = None):  # fmt: skip
+                   step_hooks=None, noise_settings: NoiseSettings | None = None, on_latents=None):  # fmt: skip
     prepare_compute_thread()
     settings = noise_settings or NoiseSettings()
     device = model.unet.device
@@ -293,7 +296,22 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
         on_step=on_step or (lambda step, total: None),
         should_stop=should_stop or (lambda: False),
         step_hooks=step_hooks,
+        on_latents=on_latents,
     )
+
+
+def _previewer(p, job):
+    """Every N steps (setting), a preview of the latents for the progress display; None when off."""
+    every = int(p.settings.get("show_progress_every_n_steps") or 0)
+    if every <= 0:
+        return None
+    method = p.settings.get("show_progress_type")
+
+    def on_latents(step: int, latents) -> None:
+        if step % every == 0:
+            job.set_preview(make_preview(method, p.model, latents))
+
+    return on_latents
 
 
 def infotext_params(result: GenerationResult, seed: int, p: ProcessingContext | None = None) -> dict:

@@ -35,6 +35,7 @@ def denoise(
     on_step: Callable[[int, int], None],
     should_stop: Callable[[], bool],
     step_hooks=None,
+    on_latents: Callable[[int, torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, bool]:
     """Run the sampler; returns (latents, stopped_early). `step_hooks` (extensions' cfg_denoiser /
     cfg_denoised, see modules.processing.hooks.StepHooks) may change inputs and prediction."""
@@ -76,4 +77,6 @@ def denoise(
             prediction = after.prediction
         latents = scheduler.step(prediction, t, x, **step_kwargs).prev_sample
         on_step(index + 1, total)
+        if on_latents is not None:
+            on_latents(index + 1, latents)
     return latents, False

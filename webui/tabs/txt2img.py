@@ -36,7 +36,9 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         prompt, negative = box.prompt, box.negative
         with gr.Column(scale=1, min_width=160):
             generate = gr.Button("Generate", variant="primary", elem_id="txt2img_generate")
-            interrupt = gr.Button("Interrupt", elem_id="txt2img_interrupt")
+            with gr.Row():
+                interrupt = gr.Button("Interrupt", elem_id="txt2img_interrupt", min_width=60)
+                skip = gr.Button("Skip", elem_id="txt2img_skip", min_width=60)
             paste = gr.Button("Read parameters from prompt", elem_id="txt2img_paste", size="sm")
     build_extra_networks_row(engine, prompt, "txt2img")
     with gr.Row():
@@ -76,6 +78,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                 label="Output", elem_id="txt2img_gallery", columns=2, format="png", interactive=False, height=512
             )
             progress = gr.HTML(elem_id="txt2img_progress")
+            preview = gr.Image(label="Live preview", type="pil", format="png", interactive=False, visible=True,
+                               elem_id="txt2img_live_preview", height=192)  # fmt: skip
             infotext = gr.HTML(elem_id="html_info_txt2img")
             message = gr.HTML(elem_id="txt2img_message")
     session = gr.State({})
@@ -109,18 +113,22 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             )
             job = engine.submit_txt2img(request)
         except (ValidationError, ValueError) as error:
-            yield gr.skip(), "", gr.skip(), message_html(explain_error(error), "error"), state
+            yield gr.skip(), "", gr.skip(), message_html(explain_error(error), "error"), state, gr.skip()
             return
         state = {**state, "job_id": job.id}
+        shown = None
         while not job.wait(POLL_SECONDS):
-            yield gr.skip(), progress_html(job, engine.queue.position(job)), gr.skip(), gr.skip(), state
+            fresh = job.preview if job.preview is not shown else None
+            shown = job.preview
+            yield (gr.skip(), progress_html(job, engine.queue.position(job)), gr.skip(), gr.skip(), state,
+                   fresh if fresh is not None else gr.skip())  # fmt: skip
         if job.state == JobState.CANCELLED:
-            yield gr.skip(), "", gr.skip(), message_html("Interrupted before it started", "info"), state
+            yield gr.skip(), "", gr.skip(), message_html("Interrupted before it started", "info"), state, None
             return
         try:
             result = job.outcome()
         except (LookupError, RuntimeError, ValueError) as error:
-            yield gr.skip(), "", gr.skip(), message_html(str(error), "error"), state
+            yield gr.skip(), "", gr.skip(), message_html(str(error), "error"), state, None
             return
         images = [(item.image, f"Seed {item.seed}") for item in result.images]
         notes = list(result.warnings)
@@ -128,7 +136,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             notes.append(f"Interrupted: {len(result.images)} image(s) made")
         state = {**state, "last_seed": result.seed}
         info = _infotext_html(result.infotexts[0]) if result.infotexts else ""
-        yield images, "", info, message_html("; ".join(notes), "info"), state
+        yield images, "", info, message_html("; ".join(notes), "info"), state, None
 
     def stop(state):
         job = engine.queue.get(state.get("job_id", "")) if state else None
@@ -138,11 +146,18 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     inputs = [checkpoint, prompt, negative, sampler, schedule, steps, width, height, batch_count, batch_size, cfg,
               seed, session, box.styles, *seed_extra.components, *hires.components, scripts.dropdown,
               *scripts.components]  # fmt: skip
-    outputs = [gallery, progress, infotext, message, session]
+    outputs = [gallery, progress, infotext, message, session, preview]
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
     generate.click(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
     prompt.submit(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
     interrupt.click(stop, inputs=session, outputs=None, concurrency_limit=None, queue=False)
+
+    def skip_batch(state):
+        job = engine.queue.get(state.get("job_id", "")) if state else None
+        if job is not None and not job.done:
+            job.skip()
+
+    skip.click(skip_batch, inputs=session, outputs=None, concurrency_limit=None, queue=False)
     random_seed.click(lambda: -1, outputs=seed, queue=False)
     pasted = [prompt, negative, box.styles, sampler, schedule, steps, width, height, cfg, seed, message,
               *seed_extra.components, *hires.components, *scripts.components,

@@ -144,3 +144,22 @@ def test_variation_seed_from_the_ui(ui_server, page):
     )
     info = page.inner_text("#html_info_txt2img")
     assert "Seed: 12" in info and "Variation seed: 34" in info and "Variation seed strength: 0.25" in info
+
+
+def test_live_preview_and_skip(ui_server, page):
+    open_ui(page, ui_server)
+    page.fill("#txt2img_prompt textarea", "preview check")
+    for elem_id, value in (("txt2img_steps", 150), ("txt2img_width", 64), ("txt2img_height", 64)):
+        set_number(page, elem_id, value)
+    set_number(page, "txt2img_batch_count", 2)
+    page.click("#txt2img_generate")
+    page.wait_for_selector("#txt2img_live_preview img", timeout=60_000)  # after step 10 (the default)
+    page.click("#txt2img_skip")
+    page.wait_for_function(
+        "/batch 2\\/2/.test(document.querySelector('#txt2img_progress').innerText)", timeout=60_000
+    )
+    page.click("#txt2img_interrupt")
+    page.wait_for_function(
+        "document.querySelector('#txt2img_message').innerText.includes('Interrupted')", timeout=60_000
+    )
+    assert page.locator("#txt2img_gallery img").count() >= 2

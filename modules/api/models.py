@@ -4,12 +4,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modules.processing.request import GenerationKnobs, HiresKnobs, SeedKnobs, Steps, Txt2ImgRequest
+from modules.processing.request import GenerationKnobs, HiresKnobs, RefinerKnobs, SeedKnobs, Steps, Txt2ImgRequest
 
-SHARED_FIELDS = set(GenerationKnobs.model_fields) | set(SeedKnobs.model_fields) | set(HiresKnobs.model_fields)
+SHARED_FIELDS = {
+    name for knobs in (GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs) for name in knobs.model_fields
+}
 
 
-class Txt2ImgBody(GenerationKnobs, SeedKnobs, HiresKnobs):
+class Txt2ImgBody(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
     model_config = ConfigDict(extra="ignore")
 
     steps: Steps = 50  # A1111's API default

@@ -95,6 +95,8 @@ INFOTEXT_FIELDS = {
     "Seed resize from-1": "seed_resize_from_w",
     "Seed resize from-2": "seed_resize_from_h",
     "Eta": "eta",
+    "Refiner": "refiner_checkpoint",
+    "Refiner switch at": "refiner_switch_at",
     "Hires resize-1": "hr_resize_x",
     "Hires resize-2": "hr_resize_y",
 }

@@ -78,7 +78,14 @@ class HiresKnobs(BaseModel):
         return check_upscaler(value or "Latent")
 
 
-class Txt2ImgRequest(GenerationKnobs, SeedKnobs, HiresKnobs):
+class RefinerKnobs(BaseModel):
+    """Switch to a second checkpoint for the last part of the steps (A1111's field names)."""
+
+    refiner_checkpoint: str | None = None
+    refiner_switch_at: float = Field(0.8, ge=0.01, le=1.0)
+
+
+class Txt2ImgRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
     model_config = ConfigDict(extra="forbid")
 
     steps: Steps = 20

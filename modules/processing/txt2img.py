@@ -22,7 +22,7 @@ from modules.processing.result import GeneratedImage, GenerationResult
 from modules.prompts.conditioning import encode_prompt
 from modules.prompts.extra_networks import strip_tags
 from modules.sampling import catalog, noise
-from modules.sampling.denoiser import DenoiseInputs, denoise
+from modules.sampling.denoiser import DenoiseInputs, ModelSwitch, denoise
 from modules.sampling.guidance import GuidancePlan
 
 OUTPUT_SUBDIR = "txt2img-images"
@@ -127,6 +127,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         prompts = [p.prompt] * request.batch_size
         hooks.run("before_process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
         hooks.run("process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
+        refiner = _refiner_switch(engine, p, prompts)
         latents, stopped = sample_latents(
             p.model,
             job_prompts.plan(prompts, p.negative_prompt, p.cfg_scale, p.steps),
@@ -137,7 +138,9 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             step_hooks=step_hooks,
             noise_settings=dataclasses.replace(noise_settings, seed_plan=batch_plan),
             on_latents=on_latents,
+            switch=refiner,
         )
+        decoder = refiner.loaded_model if refiner is not None and refiner.loaded_model is not None else p.model
         for replaced in hooks.run("post_sample", latents=latents):
             latents = replaced
         if second is not None and not stopped:
@@ -146,7 +149,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                 on_step=lambda step, total, b=batch_index: job.report_step(b, p.steps + step, p.steps + total),
                 should_stop=job.should_stop, on_latents=on_latents,
             )  # fmt: skip
-        for seed, subseed, image in zip(seeds, subseeds, decode_latents(p.model, latents), strict=True):
+        for seed, subseed, image in zip(seeds, subseeds, decode_latents(decoder, latents), strict=True):
             item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
             hooks.run("postprocess_image", params=item)
             params_for_image = infotext_params(result, seed, p)
@@ -267,7 +270,8 @@ class NoiseSettings:
 
 
 def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_step=None, should_stop=None,
-                   step_hooks=None, noise_settings: NoiseSettings | None = None, on_latents=None):  # fmt: skip
+                   step_hooks=None, noise_settings: NoiseSettings | None = None, on_latents=None,
+                   switch=None):  # fmt: skip
     prepare_compute_thread()
     settings = noise_settings or NoiseSettings()
     device = model.unet.device
@@ -287,6 +291,7 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
         guidance=plan,
         generators=generators,
         options=settings.options,
+        switch=switch,
     )
     return denoise(
         model.unet,
@@ -298,6 +303,35 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
         step_hooks=step_hooks,
         on_latents=on_latents,
     )
+
+
+class RefinerSwitch(ModelSwitch):
+    """Loads the refiner checkpoint when the sampler reaches the switch point (the manager keeps
+    one model in memory, as A1111 does: the base model is loaded again for the next job)."""
+
+    def __init__(self, engine, p, prompts: list[str]):
+        super().__init__(p.request.refiner_switch_at, self._load)
+        self.engine, self.p, self.prompts = engine, p, prompts
+        self.loaded_model = None
+
+    def _load(self):
+        p = self.p
+        model = self.engine.models.get(p.request.refiner_checkpoint)
+        self.loaded_model = model
+        refiner_p = dataclasses.replace(p, model=model)
+        plan = JobPrompts(self.engine, refiner_p).plan(self.prompts, p.negative_prompt, p.cfg_scale, p.steps)
+        return model.unet, plan
+
+
+def _refiner_switch(engine, p, prompts: list[str]) -> RefinerSwitch | None:
+    request = p.request
+    if not request.refiner_checkpoint or request.refiner_switch_at >= 1.0:
+        return None
+    info = engine.models.resolve(request.refiner_checkpoint)  # unknown names fail before sampling
+    p.extra_generation_params.update(
+        {"Refiner": engine.models.title(info), "Refiner switch at": request.refiner_switch_at}
+    )
+    return RefinerSwitch(engine, p, prompts)
 
 
 def _previewer(p, job):

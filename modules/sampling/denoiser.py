@@ -25,6 +25,15 @@ class DenoiseInputs:
     init_latents: torch.Tensor | None = None
     strength: float = 1.0
     options: SamplerOptions | None = None  # eta, s_churn, ... where the scheduler takes them
+    switch: "ModelSwitch | None" = None  # the refiner: another UNet from a fraction of the steps on
+
+
+@dataclass
+class ModelSwitch:
+    """At `fraction` of the steps, `load()` gives (unet, GuidancePlan) to finish with."""
+
+    fraction: float
+    load: Callable[[], tuple]
 
 
 def denoise(
@@ -58,9 +67,12 @@ def denoise(
     )
     step_kwargs.update(sampler_step_kwargs(scheduler, inputs.options))
     total = len(timesteps)
+    switch_at = int(total * inputs.switch.fraction) if inputs.switch is not None else None
     for index, t in enumerate(timesteps):
         if should_stop():
             return latents, True
+        if index == switch_at:
+            unet, plan = inputs.switch.load()
         cond, uncond = plan.contexts(plan.step_for(index, total))
         x = latents
         if step_hooks is not None:

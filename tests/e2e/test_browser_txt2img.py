@@ -155,9 +155,7 @@ def test_live_preview_and_skip(ui_server, page):
     page.click("#txt2img_generate")
     page.wait_for_selector("#txt2img_live_preview img", timeout=60_000)  # after step 10 (the default)
     page.click("#txt2img_skip")
-    page.wait_for_function(
-        "/batch 2\\/2/.test(document.querySelector('#txt2img_progress').innerText)", timeout=60_000
-    )
+    page.wait_for_function("/batch 2\\/2/.test(document.querySelector('#txt2img_progress').innerText)", timeout=60_000)
     page.click("#txt2img_interrupt")
     page.wait_for_function(
         "document.querySelector('#txt2img_message').innerText.includes('Interrupted')", timeout=60_000

@@ -39,6 +39,7 @@ class Engine:
     styles: StyleDatabase
     tokens: TokenCounter = None
     embeddings: Any = None  # EmbeddingDatabase, made on first use (it imports torch)
+    taesd_decoder: Any = None
 
     @classmethod
     def from_argv(cls, argv: Sequence[str] | None) -> "Engine":
@@ -108,6 +109,15 @@ class Engine:
         if styles:
             prompt, negative_prompt = self.styles.apply(prompt, negative_prompt, styles)
         return prompt, negative_prompt
+
+    @property
+    def taesd(self):
+        """The TAESD preview decoder (models/VAE-approx/), made on first use."""
+        if self.taesd_decoder is None:
+            from modules.images.previews import TaesdDecoder
+
+            self.taesd_decoder = TaesdDecoder(self.paths.models_dir / "VAE-approx")
+        return self.taesd_decoder
 
     def embeddings_for(self, model):
         """The EmbeddingDatabase for this model's text encoder, reloaded if the folder changed."""

@@ -99,10 +99,10 @@ CORE_SETTINGS = (
     SettingSpec(
         "show_progress_type",
         "Approx cheap",
-        "Live preview method (Full decodes with the VAE: slower)",
+        "Live preview method (TAESD needs models/VAE-approx/taesd_decoder.safetensors; Full uses the VAE: slower)",
         "Live previews",
         "dropdown",
-        choices=("Approx cheap", "Full"),
+        choices=("Approx cheap", "TAESD", "Full"),
     ),
     SettingSpec(
         "randn_source",

@@ -115,7 +115,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         options=request.sampler_options(),
     )
     p.extra_generation_params.update(_seed_params(request, seed_plan, noise_settings))
-    on_latents = _previewer(p, job)
+    on_latents = _previewer(p, job, engine)
     job.set_total(request.n_iter, p.steps + (second.run_steps if second else 0))
     step_hooks = hooks.step_hooks()
     for batch_index in range(request.n_iter):
@@ -334,16 +334,17 @@ def _refiner_switch(engine, p, prompts: list[str]) -> RefinerSwitch | None:
     return RefinerSwitch(engine, p, prompts)
 
 
-def _previewer(p, job):
+def _previewer(p, job, engine):
     """Every N steps (setting), a preview of the latents for the progress display; None when off."""
     every = int(p.settings.get("show_progress_every_n_steps") or 0)
     if every <= 0:
         return None
     method = p.settings.get("show_progress_type")
+    taesd = engine.taesd if method == "TAESD" else None
 
     def on_latents(step: int, latents) -> None:
         if step % every == 0:
-            job.set_preview(make_preview(method, p.model, latents))
+            job.set_preview(make_preview(method, p.model, latents, taesd))
 
     return on_latents
 

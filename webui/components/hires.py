@@ -1,12 +1,11 @@
 """The Hires. fix controls of the txt2img tab, named as A1111 names them."""
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from modules.processing.request import MAX_SIZE, MAX_STEPS
 from modules.processing.upscalers import UPSCALERS
 from modules.sampling import catalog
+from webui.components.field_group import FieldGroup
 
 SAME_SAMPLER = "Use same sampler"
 SAME_SCHEDULE = "Use same scheduler"
@@ -25,29 +24,15 @@ DEFAULTS = {
 }
 
 
-@dataclass
-class HiresControls:
-    fields: dict  # request field name -> component, in input order
-
-    @property
-    def components(self) -> list:
-        return list(self.fields.values())
-
+class HiresControls(FieldGroup):
     def request_fields(self, values) -> dict:
-        # A control in a never-opened accordion can arrive as None: that means its default.
-        chosen = {name: DEFAULTS[name] if value is None else value
-                  for name, value in zip(self.fields, values, strict=True)}  # fmt: skip
+        chosen = self.values(values)
         chosen["hr_sampler_name"] = None if chosen["hr_sampler_name"] == SAME_SAMPLER else chosen["hr_sampler_name"]
         chosen["hr_scheduler"] = None if chosen["hr_scheduler"] == SAME_SCHEDULE else chosen["hr_scheduler"]
         for name in ("hr_second_pass_steps", "hr_resize_x", "hr_resize_y"):
             chosen[name] = int(chosen[name] or 0)
         chosen["enable_hr"] = bool(chosen["enable_hr"])
         return chosen
-
-    def pasted_values(self, fields: dict) -> dict:
-        """{component: value} from pasted infotext: what it names, the defaults for the rest
-        (an infotext without hires keys turns the hires fix off)."""
-        return {component: fields.get(name, DEFAULTS[name]) for name, component in self.fields.items()}
 
 
 def build_hires_controls(tab: str) -> HiresControls:
@@ -84,5 +69,6 @@ def build_hires_controls(tab: str) -> HiresControls:
             "hr_scheduler": schedule,
             "hr_prompt": prompt,
             "hr_negative_prompt": negative,
-        }
+        },
+        DEFAULTS,
     )

@@ -1,34 +1,22 @@
 """The seed row's "Extra" controls: variation seed and strength, resize seed from size."""
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from modules.processing.request import MAX_SIZE
+from webui.components.field_group import FieldGroup
 
 DEFAULTS = {"subseed": -1, "subseed_strength": 0.0, "seed_resize_from_w": 0, "seed_resize_from_h": 0}
 
 
-@dataclass
-class SeedExtra:
-    fields: dict  # request field -> component
-
-    @property
-    def components(self) -> list:
-        return list(self.fields.values())
-
+class SeedExtra(FieldGroup):
     def request_fields(self, values) -> dict:
-        chosen = {name: DEFAULTS[name] if value is None else value
-                  for name, value in zip(self.fields, values, strict=True)}  # fmt: skip
+        chosen = self.values(values)
         return {
             "subseed": int(chosen["subseed"]),
             "subseed_strength": float(chosen["subseed_strength"]),
             "seed_resize_from_w": int(chosen["seed_resize_from_w"]),
             "seed_resize_from_h": int(chosen["seed_resize_from_h"]),
         }
-
-    def pasted_values(self, fields: dict) -> dict:
-        return {component: fields.get(name, DEFAULTS[name]) for name, component in self.fields.items()}
 
 
 def build_seed_extra(tab: str) -> SeedExtra:
@@ -50,5 +38,6 @@ def build_seed_extra(tab: str) -> SeedExtra:
             "subseed_strength": strength,
             "seed_resize_from_w": resize_w,
             "seed_resize_from_h": resize_h,
-        }
+        },
+        DEFAULTS,
     )

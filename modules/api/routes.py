@@ -260,10 +260,14 @@ def _script_arg(name: str, field) -> ScriptArg:
     return ScriptArg(
         label=name,
         value=None if field.is_required() else field.default,
-        minimum=getattr(limits.get("Ge") or limits.get("Gt"), "ge", None),
-        maximum=getattr(limits.get("Le") or limits.get("Lt"), "le", None),
+        minimum=_bound(limits, "Ge", "ge") if "Ge" in limits else _bound(limits, "Gt", "gt"),
+        maximum=_bound(limits, "Le", "le") if "Le" in limits else _bound(limits, "Lt", "lt"),
         choices=[str(c) for c in choices] if choices else None,
     )
+
+
+def _bound(limits: dict, kind: str, attribute: str):
+    return getattr(limits.get(kind), attribute, None)
 
 
 def _b64_png(image, infotext: str | None) -> str:

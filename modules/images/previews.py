@@ -5,6 +5,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from modules.images.pixels import to_pil_images
+
 PREVIEW_METHODS = ("Approx cheap", "TAESD", "Full")
 TAESD_FILES = ("taesd_decoder.safetensors", "taesd_decoder.pth")
 # SD 1.x latent channels -> RGB, the widely used approximation (A1111's "Approx cheap").
@@ -67,9 +69,7 @@ class TaesdDecoder:
         if path is None:
             return None
         with torch.inference_mode():
-            pixels = self._module(path).decode(latents[:1].float().cpu()).sample[0]
-        array = ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
-        return Image.fromarray(np.ascontiguousarray(array))
+            return to_pil_images(self._module(path).decode(latents[:1].float().cpu()).sample)[0]
 
 
 def _diffusers_key(key: str) -> str:

@@ -3,11 +3,11 @@ the larger size, part of the way, as A1111's txt2img does."""
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from modules.images.pixels import to_model_pixels
 from modules.processing.upscalers import IMAGE_UPSCALERS, LATENT_UPSCALERS
 
 
@@ -47,8 +47,7 @@ def upscale_images(images: list[Image.Image], upscaler: str, target: HiresTarget
 def encode_images(model, images: list[Image.Image]) -> torch.Tensor:
     """Pictures -> latents with the model's VAE (the distribution's mean: deterministic)."""
     vae = model.vae
-    array = np.stack([np.asarray(image.convert("RGB"), dtype=np.float32) for image in images]) / 127.5 - 1.0
-    pixels = torch.from_numpy(array).permute(0, 3, 1, 2).to(vae.device, vae.dtype)
+    pixels = to_model_pixels(images).to(vae.device, vae.dtype)
     with torch.inference_mode():
         latents = vae.encode(pixels).latent_dist.mean
     return latents * vae.config.scaling_factor

@@ -3,11 +3,11 @@
 import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from PIL import Image
 
 from modules.images.infotext import build_infotext
+from modules.images.pixels import to_pil_images
 from modules.images.previews import make_preview
 from modules.memory import prepare_compute_thread
 from modules.plugins.scripts import parse_script_args
@@ -375,6 +375,4 @@ def decode_latents(model, latents: torch.Tensor) -> list[Image.Image]:
     vae = model.vae
     with torch.inference_mode():
         pixels = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
-    pixels = ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    array = pixels.permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(np.ascontiguousarray(item)) for item in array]
+    return to_pil_images(pixels)

@@ -55,13 +55,10 @@ class GuidancePlan:
 
     @classmethod
     def static(cls, cond: torch.Tensor, uncond: torch.Tensor | None, cfg_scale: float, batch: int) -> "GuidancePlan":
-        """A plan from ready tensors ([1, T, hidden] each): one plain prompt for every image."""
+        """A plan from ready tensors ([1, T, hidden] each): one plain prompt for every image.
+        `uncond` is None only at CFG 1, where the plan skips the unconditional pass anyway."""
         by_text = {"cond": cond[0], "uncond": uncond[0] if uncond is not None else cond[0]}
-        plan = cls(by_text.__getitem__, [[Part.fixed("cond")]] * batch, [Part.fixed("uncond")], cfg_scale, 1)
-        if uncond is None:
-            plan.use_uncond, plan.uncond_images = False, []
-            plan._rows = torch.tensor(plan.cond_images)
-        return plan
+        return cls(by_text.__getitem__, [[Part.fixed("cond")]] * batch, [Part.fixed("uncond")], cfg_scale, 1)
 
     def step_for(self, index: int, total: int) -> int:
         """Sampler step of loop index `index` (second-order samplers loop ~2x per step)."""

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from modules.config.paths import BUNDLED_DEMO_MODEL, REPO_ROOT
+from modules.images.pixels import to_model_pixels
 from modules.memory import prepare_compute_thread
 from modules.training import shapes
 
@@ -61,11 +62,6 @@ TEXT_CONFIG = {
     "eos_token_id": 2,
     "pad_token_id": 1,
 }
-
-
-def to_model_pixels(images) -> torch.Tensor:
-    """HxWx3 uint8 pictures -> Bx3xHxW float in [-1, 1], the range the VAE works in."""
-    return to_model_pixels(images)
 
 
 def scene_batch(generator: torch.Generator, count: int, crop: int | None = None) -> torch.Tensor:

@@ -26,9 +26,15 @@ def require_chromium() -> None:
         pytest.skip("Debian chromium is not installed")
 
 
-def start_ui_server(data_dir: Path, tiny_single_file: Path, *args: str) -> RunningServer:
+FIXTURE_EXTENSIONS = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
+
+
+def start_ui_server(data_dir: Path, tiny_single_file: Path, *args: str, extensions: tuple[str, ...] = ()):
+    """The app on the tiny model, with the named test extensions installed as a user would."""
     require_chromium()
     shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
+    for name in extensions:
+        shutil.copytree(FIXTURE_EXTENSIONS / name, data_dir / "extensions" / name)
     running = RunningServer(["--no-demo-model", "--data-dir", str(data_dir), *args], data_dir / "server.log")
     running.data_dir = data_dir
     return running

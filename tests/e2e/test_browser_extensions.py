@@ -2,8 +2,6 @@
 extension's own tab, the Script menu and the extra-networks picker."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -11,15 +9,12 @@ from tests.e2e.browser import open_ui, start_ui_server
 from tests.e2e.test_browser_txt2img import set_number
 
 pytestmark = pytest.mark.browser
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
 
 
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory, tiny_single_file):
-    data_dir = tmp_path_factory.mktemp("ui-ext-data")
-    for name in ("example", "broken_import", "failing_hook"):
-        shutil.copytree(FIXTURES / name, data_dir / "extensions" / name)
-    running = start_ui_server(data_dir, tiny_single_file)
+    extensions = ("example", "broken_import", "failing_hook")
+    running = start_ui_server(tmp_path_factory.mktemp("ui-ext-data"), tiny_single_file, extensions=extensions)
     yield running
     running.stop()
 

@@ -2,6 +2,14 @@
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
+
+def field_defaults(model: type[BaseModel], **shown_as) -> dict:
+    """The request model's own defaults, so the UI cannot drift from them; `shown_as` replaces
+    values the UI displays differently (e.g. None as "Use same sampler")."""
+    return {name: field.default for name, field in model.model_fields.items()} | shown_as
+
 
 @dataclass
 class FieldGroup:

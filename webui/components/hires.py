@@ -2,26 +2,14 @@
 
 import gradio as gr
 
-from modules.processing.request import MAX_SIZE, MAX_STEPS
+from modules.processing.request import MAX_SIZE, MAX_STEPS, HiresKnobs
 from modules.processing.upscalers import UPSCALERS
 from modules.sampling import catalog
-from webui.components.field_group import FieldGroup
+from webui.components.field_group import FieldGroup, field_defaults
 
 SAME_SAMPLER = "Use same sampler"
 SAME_SCHEDULE = "Use same scheduler"
-DEFAULTS = {
-    "enable_hr": False,
-    "hr_upscaler": "Latent",
-    "hr_second_pass_steps": 0,
-    "denoising_strength": 0.7,
-    "hr_scale": 2.0,
-    "hr_resize_x": 0,
-    "hr_resize_y": 0,
-    "hr_sampler_name": SAME_SAMPLER,
-    "hr_scheduler": SAME_SCHEDULE,
-    "hr_prompt": "",
-    "hr_negative_prompt": "",
-}
+DEFAULTS = field_defaults(HiresKnobs, hr_sampler_name=SAME_SAMPLER, hr_scheduler=SAME_SCHEDULE)
 
 
 class HiresControls(FieldGroup):
@@ -36,22 +24,31 @@ class HiresControls(FieldGroup):
 
 
 def build_hires_controls(tab: str) -> HiresControls:
+    d = DEFAULTS
     with gr.Accordion("Hires. fix", open=False, elem_id=f"{tab}_hr"):
-        enable = gr.Checkbox(label="Enable hires. fix", value=False, elem_id=f"{tab}_enable_hr")
+        enable = gr.Checkbox(label="Enable hires. fix", value=d["enable_hr"], elem_id=f"{tab}_enable_hr")
         with gr.Row():
-            upscaler = gr.Dropdown(list(UPSCALERS), value="Latent", label="Upscaler", elem_id=f"{tab}_hr_upscaler")
-            steps = gr.Slider(0, MAX_STEPS, value=0, step=1, label="Hires steps (0: same as sampling steps)",
-                              elem_id=f"{tab}_hires_steps")  # fmt: skip
-            strength = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Denoising strength",
-                                 elem_id=f"{tab}_denoising_strength")  # fmt: skip
+            upscaler = gr.Dropdown(
+                list(UPSCALERS), value=d["hr_upscaler"], label="Upscaler", elem_id=f"{tab}_hr_upscaler"
+            )
+            steps = gr.Slider(
+                0, MAX_STEPS, value=d["hr_second_pass_steps"], step=1, label="Hires steps (0: same as sampling steps)",
+                elem_id=f"{tab}_hires_steps",
+            )  # fmt: skip
+            strength = gr.Slider(
+                0.0, 1.0, value=d["denoising_strength"], step=0.01, label="Denoising strength",
+                elem_id=f"{tab}_denoising_strength",
+            )  # fmt: skip
         with gr.Row():
-            scale = gr.Slider(1.0, 4.0, value=2.0, step=0.05, label="Upscale by", elem_id=f"{tab}_hr_scale")
-            resize_x = gr.Slider(0, MAX_SIZE, value=0, step=8, label="Resize width to", elem_id=f"{tab}_hr_resize_x")
-            resize_y = gr.Slider(0, MAX_SIZE, value=0, step=8, label="Resize height to", elem_id=f"{tab}_hr_resize_y")
+            scale = gr.Slider(1.0, 4.0, value=d["hr_scale"], step=0.05, label="Upscale by", elem_id=f"{tab}_hr_scale")
+            resize_x = gr.Slider(0, MAX_SIZE, value=d["hr_resize_x"], step=8, label="Resize width to",
+                                 elem_id=f"{tab}_hr_resize_x")  # fmt: skip
+            resize_y = gr.Slider(0, MAX_SIZE, value=d["hr_resize_y"], step=8, label="Resize height to",
+                                 elem_id=f"{tab}_hr_resize_y")  # fmt: skip
         with gr.Row():
-            sampler = gr.Dropdown([SAME_SAMPLER, *catalog.sampler_names()], value=SAME_SAMPLER,
+            sampler = gr.Dropdown([SAME_SAMPLER, *catalog.sampler_names()], value=d["hr_sampler_name"],
                                   label="Hires sampling method", elem_id=f"{tab}_hr_sampler")  # fmt: skip
-            schedule = gr.Dropdown([SAME_SCHEDULE, *catalog.SCHEDULE_TYPES], value=SAME_SCHEDULE,
+            schedule = gr.Dropdown([SAME_SCHEDULE, *catalog.SCHEDULE_TYPES], value=d["hr_scheduler"],
                                    label="Hires schedule type", elem_id=f"{tab}_hr_scheduler")  # fmt: skip
         prompt = gr.Textbox(label="Hires prompt (empty: the prompt)", lines=2, elem_id=f"{tab}_hr_prompt")
         negative = gr.Textbox(label="Hires negative prompt (empty: the negative prompt)", lines=2,

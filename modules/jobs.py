@@ -87,6 +87,14 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
+    async def wait_async(self, poll: float = 0.05) -> None:
+        """Wait on the event loop without holding a thread: many clients may wait at once,
+        and the thread pool stays free for the routes that must answer at once."""
+        import asyncio
+
+        while not self._done.is_set():
+            await asyncio.sleep(poll)
+
     def outcome(self) -> Any:
         """The result, or the work function's exception raised again."""
         self._done.wait()
@@ -120,11 +128,15 @@ class JobQueue:
         self._worker = threading.Thread(target=self._run, name=f"{name}-worker", daemon=True)
         self._worker.start()
 
-    def submit(self, work: Callable[[Job], Any], description: str = "") -> Job:
+    def submit(self, work: Callable[[Job], Any], description: str = "", job_id: str | None = None) -> Job:
+        """Queue `work`. `job_id` is the client's own id (A1111's `force_task_id`); one already
+        in use raises ValueError."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("the job queue is shut down")
-            job = Job(id=f"job-{next(self._ids)}", description=description, work=work)
+            if job_id is not None and job_id in self._jobs:
+                raise ValueError(f"task id {job_id!r} is already in use")
+            job = Job(id=job_id or f"job-{next(self._ids)}", description=description, work=work)
             self._jobs[job.id] = job
             self._pending.append(job)
             self._cond.notify_all()

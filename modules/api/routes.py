@@ -19,7 +19,6 @@ from modules.api.models import (
     OptionsBody,
     PngInfoBody,
     PngInfoResponse,
-    ProgressResponse,
     PromptStyleItem,
     SamplerItem,
     SchedulerItem,
@@ -39,7 +38,10 @@ from modules.sampling import catalog
 
 
 def register_api(app: FastAPI, engine: Engine) -> None:
+    from modules.api.progress_routes import build_progress_router
+
     app.include_router(build_router(engine), prefix="/sdapi/v1")
+    app.include_router(build_progress_router(engine), prefix="/sdapi/v1")
 
 
 def build_router(engine: Engine) -> APIRouter:
@@ -176,33 +178,6 @@ def build_router(engine: Engine) -> APIRouter:
             raise HTTPException(status_code=422, detail=str(error)) from error
         return ExtrasSingleImageResponse(image=_b64_png(output, None), html_info="")
 
-    @router.post("/interrupt")
-    def interrupt() -> dict:
-        if engine.queue.current is not None:
-            engine.queue.current.interrupt()
-        return {}
-
-    @router.post("/skip")
-    def skip() -> dict:
-        if engine.queue.current is not None:
-            engine.queue.current.skip()
-        return {}
-
-    @router.get("/progress", response_model=ProgressResponse)
-    def progress(skip_current_image: bool = False) -> ProgressResponse:
-        job = engine.queue.current
-        if job is None:
-            return ProgressResponse(progress=0.0, eta_relative=0.0, state=_state(None, engine))
-        preview = job.preview
-        current = _b64_png(preview, None) if preview is not None and not skip_current_image else None
-        return ProgressResponse(
-            progress=job.fraction,
-            eta_relative=job.eta_seconds or 0.0,
-            state=_state(job, engine),
-            current_image=current,
-            textinfo=None,
-        )
-
     return router
 
 
@@ -272,19 +247,6 @@ def _bound(limits: dict, kind: str, attribute: str):
 
 def _b64_png(image, infotext: str | None) -> str:
     return base64.b64encode(png_bytes(image, infotext)).decode("ascii")
-
-
-def _state(job, engine) -> dict:
-    return {
-        "skipped": bool(job and job.skip_pending),
-        "interrupted": bool(job and job.interrupted),
-        "job": job.description if job else "",
-        "job_count": job.batch_count if job else 0,
-        "job_no": job.batch_index if job else 0,
-        "sampling_step": job.step if job else 0,
-        "sampling_steps": job.steps if job else 0,
-        "queued": engine.queue.waiting,
-    }
 
 
 def _info(result) -> dict:

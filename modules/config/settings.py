@@ -121,6 +121,15 @@ CORE_SETTINGS = (
         minimum=0,
         maximum=2**32 - 1,
     ),
+    SettingSpec(
+        "image_max_pixels",
+        16_777_216,
+        "Largest image accepted as input (decoded pixels, width x height); bigger ones are refused before decoding",
+        "Limits",
+        "number",
+        minimum=4096,
+        maximum=268_435_456,
+    ),
     SettingSpec("disabled_extensions", "", "Disabled extensions (comma-separated; applied on restart)", "Extensions"),
 )
 

@@ -89,9 +89,9 @@ class Engine:
         if self.tokens is None:
             self.tokens = TokenCounter(self)
 
-    def submit_txt2img(self, request: Txt2ImgRequest) -> Job:
-        """Queue a generation. Unknown scripts or styles, or bad script arguments, raise
-        ValueError here, before anything is queued."""
+    def submit_txt2img(self, request: Txt2ImgRequest, job_id: str | None = None) -> Job:
+        """Queue a generation (`job_id`: the client's task id). Unknown scripts or styles, or bad
+        script arguments, raise ValueError here, before anything is queued."""
         self.plugins.validate_script_args(request.script_name, request.script_args, request.alwayson_scripts)
         self.styles.apply("", "", request.styles)  # raises for unknown names
 
@@ -100,7 +100,7 @@ class Engine:
 
             return txt2img.run(request, self, job)
 
-        return self.queue.submit(work, description=f"txt2img: {request.prompt[:60]}")
+        return self.queue.submit(work, description=f"txt2img: {request.prompt[:60]}", job_id=job_id)
 
     def prepare_prompts(self, prompt: str, negative_prompt: str, styles: list[str]) -> tuple[str, str]:
         """Comments removed (setting), then styles applied: the prompts a job starts from."""

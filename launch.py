@@ -11,6 +11,7 @@ Everything else, -h/--help included, goes to the app (or to pytest with --test).
 import hashlib
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -119,8 +120,39 @@ def reexec_in_venv(args: list[str]) -> None:
     sys.exit(subprocess.call(argv))
 
 
+BROWSER = "chromium"
+BROWSER_INSTALL = ["apt-get", "install", "-y", "-qq", "chromium"]
+
+
+def browser_problem() -> str | None:
+    """None when the browser tests can run; else why not and the command that fixes it.
+    As root with apt (CI, containers) Debian's chromium is installed here, as .ci/run does."""
+    if shutil.which(BROWSER):
+        return None
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if is_root and shutil.which("apt-get"):
+        log("the browser tests need Debian's chromium: installing it")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-qq"], BROWSER_INSTALL):
+            log("$ " + shlex.join(command))
+            if subprocess.call(command, env=env) != 0:
+                break
+        if shutil.which(BROWSER):
+            return None
+    return (
+        "the browser tests need Debian's chromium, which is not installed and could not be installed here. "
+        f"Install it with `sudo {shlex.join(BROWSER_INSTALL)}` (or your system's chromium package), "
+        "then run `python3 launch.py --test` again."
+    )
+
+
 def run_tests(pytest_args: list[str]) -> int:
-    """Lint, format check, then pytest; the first failure's exit code is the result."""
+    """Lint, format check, then pytest; the first failure's exit code is the result.
+    The browser tests are never skipped for want of a browser: it is installed or we stop."""
+    problem = browser_problem()
+    if problem:
+        log(problem)
+        return 1
     steps = [
         [sys.executable, "-m", "ruff", "check", "."],
         [sys.executable, "-m", "ruff", "format", "--check", "."],

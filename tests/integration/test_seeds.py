@@ -2,8 +2,12 @@
 are the two seeds exactly, the infotext restores a variation, ENSD and eta act."""
 
 import numpy as np
+import torch
 
 from modules.processing.request import Txt2ImgRequest
+from modules.sampling.noise import SeedPlan
+
+BATCHING_TOLERANCE = 2  # pixel levels (0-255): twice the worst case measured, see below
 
 
 def generate(engine, **fields):
@@ -15,10 +19,24 @@ def pixels(result, index=0):
     return np.asarray(result.images[index].image, dtype=np.int16)
 
 
+def test_batch_noise_of_image_k_is_its_seed_alone_bit_for_bit():
+    # The start noise is drawn per image from its own generator: the same arithmetic, so exact.
+    batch = SeedPlan(seed=100, batch_size=3).noise((4, 8, 8))
+    alone = SeedPlan(seed=102).noise((4, 8, 8))
+    assert torch.equal(batch[2], alone[0])
+
+
 def test_image_k_of_a_batch_equals_its_seed_alone(engine):
+    # The UNet runs batched here and alone there: on these CPUs the kernels then sum in another
+    # order, so pixels may differ in the last bit. Measured (tiny model, 4 steps, 64x64, 20 batches
+    # of 3 against the same seeds alone): 33 of 60 images identical, worst difference 1 level.
     batch = generate(engine, batch_size=3, seed=100)
     assert batch.seeds == [100, 101, 102]
-    assert np.array_equal(pixels(batch, 2), pixels(generate(engine, seed=102)))
+    for k in range(3):
+        alone = pixels(generate(engine, seed=100 + k))
+        assert np.abs(pixels(batch, k) - alone).max() <= BATCHING_TOLERANCE
+    other_seed = pixels(generate(engine, seed=103))
+    assert np.abs(pixels(batch, 2) - other_seed).max() > 10 * BATCHING_TOLERANCE
 
 
 def test_variation_strength_zero_and_one_are_the_two_seeds(engine):

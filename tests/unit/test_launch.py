@@ -34,3 +34,20 @@ def test_torch_command_uses_the_venv_pip_and_the_cpu_pin_by_default(monkeypatch)
     requirements = (REPO / "requirements.txt").read_text().split()
     assert requirements[0] == "torch==2.13.0"
     assert all("==" in line for line in requirements)  # everything pinned
+
+
+def test_tests_stop_naming_the_install_command_when_no_browser_can_be_had(tmp_path, monkeypatch):
+    launch = load_launch()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium, no apt-get
+    problem = launch.browser_problem()
+    assert problem is not None and "apt-get install -y -qq chromium" in problem
+    assert launch.run_tests(["--collect-only"]) == 1  # stops before ruff and pytest
+
+
+def test_a_browser_on_the_path_is_enough(tmp_path, monkeypatch):
+    launch = load_launch()
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/bin/sh\n")
+    browser.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert launch.browser_problem() is None

@@ -90,10 +90,16 @@ class Engine:
             self.tokens = TokenCounter(self)
 
     def submit_txt2img(self, request: Txt2ImgRequest, job_id: str | None = None) -> Job:
-        """Queue a generation (`job_id`: the client's task id). Unknown scripts or styles, or bad
-        script arguments, raise ValueError here, before anything is queued."""
+        """Queue a generation (`job_id`: the client's task id). Unknown scripts, styles or
+        checkpoints (UnknownCheckpointError), or bad script arguments, raise ValueError here,
+        before anything is queued."""
         self.plugins.validate_script_args(request.script_name, request.script_args, request.alwayson_scripts)
         self.styles.apply("", "", request.styles)  # raises for unknown names
+        # Checkpoint names are matched among the listed ones now, so a bad one never reaches the
+        # worker (the job resolves them again: the list may change while it waits).
+        for name in (request.checkpoint, request.refiner_checkpoint):
+            if name:
+                self.models.resolve(name)
 
         def work(job: Job):
             from modules.processing import txt2img
@@ -154,8 +160,11 @@ class Engine:
         return fields
 
     def submit_model_switch(self, wanted: str) -> Job:
-        """Switching goes through the queue too, so it never swaps weights under a running job."""
-        return self.queue.submit(lambda job: self.models.get(wanted), description=f"load {wanted}")
+        """Switching goes through the queue too, so it never swaps weights under a running job.
+        The name is matched among the listed checkpoints first: an unknown one raises
+        UnknownCheckpointError here and nothing is queued."""
+        info = self.models.resolve(wanted)
+        return self.queue.submit(lambda job: self.models.get(wanted), description=f"load {info.name}")
 
     def preload(self) -> Job:
         """Load the default checkpoint in the background so the first Generate is fast.

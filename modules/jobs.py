@@ -39,6 +39,7 @@ class Job:
     result: Any = None
     error: BaseException | None = None
     preview: Any = None  # the latest live preview (a PIL image), while it runs
+    preview_id: int = -1  # counts previews, so a poller asks only for one it has not seen
     _interrupt: threading.Event = field(default_factory=threading.Event)
     _skip: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
@@ -66,7 +67,7 @@ class Job:
         return False
 
     def set_preview(self, image) -> None:
-        self.preview = image
+        self.preview, self.preview_id = image, self.preview_id + 1
 
     # --- called by whoever submitted it ----------------------------------------------
     def interrupt(self) -> None:

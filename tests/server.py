@@ -16,6 +16,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ServerExited(RuntimeError):
+    """The server stopped before it was ready, e.g. because it refused to start as asked."""
+
+    def __init__(self, returncode: int, log: str):
+        super().__init__(f"server exited early with code {returncode}:\n{log}")
+        self.returncode = returncode
+        self.log = log
+
+
 class RunningServer:
     def __init__(self, args: list[str], log_path: Path, timeout: float = 120):
         self.port = free_port()
@@ -37,7 +46,8 @@ class RunningServer:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
+                self._log.close()
+                raise ServerExited(self.process.returncode, self.log())
             if "Running on local URL" in self.log():
                 return
             time.sleep(0.2)

@@ -1,12 +1,15 @@
 """One server for the UI and the API: FastAPI with the Gradio Blocks mounted at /."""
 
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from modules.config.flags import listens_beyond_localhost
+from modules.config.settings import SettingsFileError
 from modules.engine import Engine
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -68,16 +71,26 @@ def build_extension_tabs(engine: Engine) -> None:
                 gr.HTML(f'<div class="message error">Extension {owner} failed to build this tab: {error}</div>')
 
 
-def build_app(engine: Engine, flags):
+def build_app(engine: Engine, flags, credentials=None):
     from fastapi import FastAPI
 
+    from modules.api.auth import Credentials
+    from modules.api.security import api_route_matcher, protect_app
+
+    credentials = credentials or Credentials.from_flags(flags)
     app = FastAPI(title="SD Studio", docs_url="/docs" if flags.api else None, redoc_url=None)
     if flags.api:
         from modules.api.routes import register_api
 
         register_api(app, engine)
-    # Extensions add their routes whether or not --api is given (A1111 extensions do the same).
+    core_routes = list(app.router.routes)
     engine.extensions.call("app_started", app=app, engine=engine)
+    if not flags.api:
+        # Extension routes (/rembg, /sdapi/v1/loras ...) follow --api like the core API. The hook
+        # still runs: an extension may do more there than add routes.
+        app.router.routes[:] = core_routes
+    api_routes = list(app.router.routes)
+    max_body_bytes = flags.max_body_size * 1024 * 1024
     if not flags.nowebui:
         import gradio as gr
 
@@ -90,8 +103,29 @@ def build_app(engine: Engine, flags):
             server_name=flags.server_name,
             server_port=flags.port,
             ssr_mode=False,
+            max_file_size=max_body_bytes,
         )
+    is_api_request = (lambda scope: True) if flags.nowebui else api_route_matcher(api_routes)
+    protect_app(app, flags, credentials, is_api_request)
     return app
+
+
+def startup_refusal(argv: Sequence[str] | None):
+    """(reason, None) when the server must not start as asked, else (None, credentials). Checked
+    before the engine loads, so a refusal costs no start-up time."""
+    from modules.api.auth import AuthConfigError, Credentials, listen_refusal
+    from modules.api.origins import CorsOrigins
+    from modules.config.flags import parse_known_flags
+
+    flags = parse_known_flags(argv)
+    try:
+        credentials = Credentials.from_flags(flags)
+        CorsOrigins.from_flags(flags)
+    except AuthConfigError as error:
+        return f"Refusing to start: {error}", None
+    except re.error as error:
+        return f"Refusing to start: --cors-allow-origins-regex is not a regular expression: {error}", None
+    return listen_refusal(flags, credentials), credentials
 
 
 def configure_environment(engine: Engine) -> None:
@@ -102,13 +136,26 @@ def configure_environment(engine: Engine) -> None:
     engine.paths.gradio_temp_dir.mkdir(parents=True, exist_ok=True)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     started = float(os.environ.get("SDSTUDIO_LAUNCH_T0", time.time()))
-    engine = Engine.from_argv(argv)
+    refused, credentials = startup_refusal(argv)
+    if refused:
+        print(refused, file=sys.stderr, flush=True)
+        return 2
+    try:
+        engine = Engine.from_argv(argv)
+    except SettingsFileError as error:  # the file and what to do, not a traceback
+        print(f"Cannot start: {error}", file=sys.stderr, flush=True)
+        return 1
     flags = engine.flags
+    for problem in engine.settings.problems():
+        print(f"Settings: {problem}", file=sys.stderr, flush=True)
     _report_extension_problems(engine)
     configure_environment(engine)
-    app = build_app(engine, flags)
+    app = build_app(engine, flags, credentials)
+    print(credentials.describe(), flush=True)
+    if not credentials.enabled and listens_beyond_localhost(flags):
+        print(f"Warning: listening on {flags.server_name} with no login (--insecure)", file=sys.stderr, flush=True)
 
     import uvicorn
 
@@ -116,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     threading.Thread(target=_announce_when_ready, args=(server, engine, flags, started), daemon=True).start()
     server.run()
     engine.queue.shutdown()
+    return 0
 
 
 def _report_extension_problems(engine: Engine) -> None:
@@ -142,4 +190,4 @@ def _announce_when_ready(server, engine: Engine, flags, started: float) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

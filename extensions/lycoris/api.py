@@ -14,7 +14,9 @@ def add_routes(app, library: NetworkLibrary) -> None:
                 {
                     "name": network.name,
                     "alias": metadata.get("ss_output_name") or network.name,
-                    "path": str(network.path),
+                    # A1111 answers the absolute path; this server does not tell where its files
+                    # are, so it is the path below the models folder ("Lora/sub/ink.safetensors").
+                    "path": network.shown_path,
                     "metadata": _decoded(metadata),
                 }
             )

@@ -3,6 +3,9 @@
 A tag names a network by its file name without extension (as in A1111), or by its path
 below the folder (`style/ink`) when two files share a name, or by its alias (the
 `ss_output_name` a kohya trainer writes into the metadata).
+
+Names are only matched against the files listed here, never opened as paths: a tag such as
+`<lora:../../x>` or `<lora:/etc/passwd>` matches nothing and reads nothing.
 """
 
 import hashlib
@@ -22,6 +25,7 @@ class NetworkFile:
     name: str  # file name without extension
     path: Path
     relative: str  # "style/ink" for Lora/style/ink.safetensors
+    shown_path: str = ""  # "Lora/style/ink.safetensors": below the models folder, what lists show
 
     def metadata(self) -> dict[str, str]:
         return read_metadata(self.path)
@@ -59,8 +63,9 @@ class NetworkLibrary:
                 relative = path.relative_to(folder)
                 if path.suffix.lower() not in SUFFIXES or any(p.startswith(".") for p in relative.parts):
                     continue
-                if path.is_file():
-                    found.append(NetworkFile(path.stem, path, relative.with_suffix("").as_posix()))
+                if path.is_file():  # a regular file (links followed): a FIFO would block whoever reads it
+                    shown = f"{folder.name}/{relative.as_posix()}"
+                    found.append(NetworkFile(path.stem, path, relative.with_suffix("").as_posix(), shown))
         return found
 
     def find(self, name: str) -> NetworkFile | None:
@@ -77,8 +82,9 @@ class NetworkLibrary:
         return None
 
     def describe_missing(self, name: str) -> str:
+        # Folder names only, not where they are: the message may go back to a remote client.
         looked = " or ".join(f"{name}{suffix}" for suffix in SUFFIXES)
-        folders = " and ".join(str(folder) for folder in self.folders)
+        folders = " and ".join(f"models/{sub}" for sub in SUBFOLDERS)
         return f"network {name!r} not found: looked for {looked} in {folders} (subfolders included); skipped"
 
 

@@ -127,7 +127,7 @@ def _item(network: NetworkFile) -> ExtraNetworkItem:
     activation = str(card.get("activation text") or "").strip()
     prompt = f"<lora:{network.name}:{weight:g}>" + (f" {activation}" if activation else "")
     return ExtraNetworkItem(
-        name=network.name, prompt=prompt, filename=str(network.path), description=str(card.get("description") or "")
+        name=network.name, prompt=prompt, filename=network.shown_path, description=str(card.get("description") or "")
     )
 
 

@@ -1,14 +1,15 @@
 """`POST /rembg`, shaped like the widely used A1111 rembg extension's route, so its clients work."""
 
 import base64
-import binascii
 import io
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import HTTPException
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from pydantic import BaseModel, Field
+
+from modules.images.decoding import BadImageError, ImageTooLargeError, decode_base64_image
 
 from .removal import BackgroundRemover, MissingModelFile, UnknownMethod, UnreadableModelFile
 
@@ -27,11 +28,11 @@ class RembgResponse(BaseModel):
     image: str = Field(description="base64 PNG (no data: prefix): RGBA cutout, or the L mask")
 
 
-def add_routes(app, remover: BackgroundRemover, models_dir: Callable[[], Path]) -> None:
-    """`models_dir` is asked on each request, so a models folder changed at run time is seen."""
+def add_routes(app, remover: BackgroundRemover, models_dir: Callable[[], Path], max_pixels: Callable[[], int]) -> None:
+    """`models_dir` and `max_pixels` are asked on each request, so changes at run time are seen."""
 
     def rembg(request: RembgRequest) -> RembgResponse:
-        image = decode_image(request.input_image)
+        image = decode_image(request.input_image, max_pixels())
         try:
             output = remover.remove(
                 image,
@@ -51,15 +52,15 @@ def add_routes(app, remover: BackgroundRemover, models_dir: Callable[[], Path]) 
     app.add_api_route("/rembg", rembg, methods=["POST"], response_model=RembgResponse, tags=["rembg"])
 
 
-def decode_image(data: str) -> Image.Image:
-    """base64 (a data: URL prefix allowed) -> upright PIL image, or HTTP 422 saying why not."""
-    if data.startswith("data:"):
-        data = data.partition(",")[2]
+def decode_image(data: str, max_pixels: int) -> Image.Image:
+    """base64 (a data: URL prefix allowed) -> upright PIL image; 413 when it declares more pixels
+    than the app's limit (checked before decoding), 422 when it is not an image."""
     try:
-        image = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
-        image.load()
-    except (ValueError, binascii.Error, UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise HTTPException(status_code=422, detail=f"input_image: not a base64-encoded image ({error})") from error
+        image = decode_base64_image(data, max_pixels, field="input_image")
+    except ImageTooLargeError as error:
+        raise HTTPException(status_code=413, detail=str(error)) from error
+    except BadImageError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from error
     # Phone photos carry their rotation in EXIF; the cutout should come out the way it is seen.
     return ImageOps.exif_transpose(image)
 

@@ -111,4 +111,4 @@ def ui_tabs(engine):
 def app_started(app, engine):
     from .api import add_routes
 
-    add_routes(app, _remover, lambda: engine.paths.models_dir)
+    add_routes(app, _remover, lambda: engine.paths.models_dir, lambda: int(engine.settings.get("image_max_pixels")))

@@ -1,18 +1,55 @@
-"""Request and response bodies in A1111's shape. Unknown fields are ignored, as A1111 does."""
+"""Request and response bodies in A1111's shape. Unknown fields are ignored, as A1111 does.
 
+Request bodies follow what A1111's clients rely on: every field may be left out or sent as an
+explicit null (meaning its default), numbers and strings are coerced as A1111's pydantic did
+("20" -> 20, 20.0 -> 20, 5 -> "5"), and NaN or Infinity is refused, naming the field.
+"""
+
+import types
+import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modules.processing.request import GenerationKnobs, HiresKnobs, RefinerKnobs, SeedKnobs, Steps, Txt2ImgRequest
+
+BODY_CONFIG = ConfigDict(allow_inf_nan=False, coerce_numbers_to_str=True)
+
+
+def accepts_none(annotation: Any) -> bool:
+    if annotation is Any or annotation is None or annotation is type(None):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(accepts_none(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: an explicit null for a field that has no null value means
+    "use the default" (webuiapi and other clients send nulls for what they leave unset)."""
+
+    model_config = BODY_CONFIG
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None or (key in fields and accepts_none(fields[key].annotation))
+        }
+
 
 SHARED_FIELDS = {
     name for knobs in (GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs) for name in knobs.model_fields
 }
 
 
-class Txt2ImgBody(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
-    model_config = ConfigDict(extra="ignore")
+class Txt2ImgBody(RequestBody, GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
+    model_config = ConfigDict(extra="ignore", **BODY_CONFIG)
 
     steps: Steps = 50  # A1111's API default
     sampler_name: str | None = None
@@ -25,6 +62,7 @@ class Txt2ImgBody(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
     script_name: str | None = None
     script_args: Any = Field(default_factory=list)
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
+    force_task_id: str | None = None  # the client's own job id (A1111); None: one is made up
 
     def to_request(self) -> Txt2ImgRequest:
         return Txt2ImgRequest(
@@ -76,8 +114,10 @@ class ProgressResponse(BaseModel):
     textinfo: str | None = None
 
 
-class OptionsBody(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class OptionsBody(RequestBody):
+    """Settings to change; a null value leaves that setting as it is."""
+
+    model_config = ConfigDict(extra="allow", **BODY_CONFIG)
 
     sd_model_checkpoint: str | None = None
 
@@ -113,10 +153,10 @@ class ScriptInfo(BaseModel):
     args: list[ScriptArg]
 
 
-class ExtrasSingleImageBody(BaseModel):
+class ExtrasSingleImageBody(RequestBody):
     """A1111's extra-single-image, plus `steps`: {step name: {args}} for extension steps."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", **BODY_CONFIG)
 
     image: str
     steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -127,7 +167,9 @@ class ExtrasSingleImageResponse(BaseModel):
     html_info: str
 
 
-class PngInfoBody(BaseModel):
+class PngInfoBody(RequestBody):
+    model_config = ConfigDict(extra="ignore", **BODY_CONFIG)
+
     image: str
 
 

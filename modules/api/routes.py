@@ -1,12 +1,13 @@
 """/sdapi/v1 routes: each builds the engine's request type, queues it and waits."""
 
 import base64
-import binascii
-import io
+import errno
 import json
+import time
 
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from modules.api.models import (
@@ -28,7 +29,11 @@ from modules.api.models import (
     SDModelItem,
     Txt2ImgBody,
 )
+from modules.api.pnginfo import a1111_parameters
+from modules.api.safety import FiniteJsonRoute, describe, install_request_safety
 from modules.engine import Engine
+from modules.images.decoding import BadImageError, ImageTooLargeError, decode_base64_image
+from modules.images.infotext import parse_infotext
 from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
 from modules.images.saving import png_bytes
 from modules.models.loading import CheckpointLoadError
@@ -36,26 +41,43 @@ from modules.models.manager import NoCheckpointError, UnknownCheckpointError
 from modules.processing.request import explain_error
 from modules.sampling import catalog
 
+# errno values that mean "the disk cannot take it": 507 Insufficient Storage, with the reason.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM}
+
 
 def register_api(app: FastAPI, engine: Engine) -> None:
-    from modules.api.progress_routes import build_progress_router
+    from modules.api.info_routes import build_info_router
+    from modules.api.progress_routes import build_internal_router, build_progress_router
 
+    install_request_safety(app)
     app.include_router(build_router(engine), prefix="/sdapi/v1")
+    app.include_router(build_info_router(engine), prefix="/sdapi/v1")
     app.include_router(build_progress_router(engine), prefix="/sdapi/v1")
+    app.include_router(build_internal_router(engine))
 
 
 def build_router(engine: Engine) -> APIRouter:
-    router = APIRouter(tags=["sdapi"])
+    router = APIRouter(tags=["sdapi"], route_class=FiniteJsonRoute)
 
     @router.post("/txt2img", response_model=ImagesResponse)
-    async def txt2img(body: Txt2ImgBody) -> ImagesResponse:
+    async def txt2img(body: Txt2ImgBody):
         try:
-            job = engine.submit_txt2img(body.to_request())
-        except (ValidationError, ValueError) as error:
-            raise HTTPException(status_code=422, detail=explain_error(error)) from error
-        result = await run_in_threadpool(_outcome, job)
+            job = engine.submit_txt2img(body.to_request(), job_id=body.force_task_id)
+        except Exception as error:
+            raise _refusal(error) from error
+        await job.wait_async()  # on the event loop: waiting holds no thread
+        result = _outcome(job)
+        parameters = body.model_dump()
+        if result is None:  # cancelled before it started: nothing was made
+            return ImagesResponse(images=[], parameters=parameters, info=json.dumps({"interrupted": True}))
         images = [_b64_png(item.image, item.infotext) for item in result.images] if body.send_images else []
-        return ImagesResponse(images=images, parameters=body.model_dump(), info=json.dumps(_info(result)))
+        info = json.dumps(_info(result, body, job, engine))
+        save_error = getattr(result, "save_error", None)
+        if save_error and body.save_images:
+            # The pictures exist in memory: hand them over with the reason they are not on disk.
+            content = {"detail": save_error, "images": images, "parameters": parameters, "info": info}
+            return JSONResponse(status_code=507, content=content)
+        return ImagesResponse(images=images, parameters=parameters, info=info)
 
     @router.get("/samplers", response_model=list[SamplerItem])
     def samplers() -> list[SamplerItem]:
@@ -76,7 +98,7 @@ def build_router(engine: Engine) -> APIRouter:
                     model_name=info.model_name,
                     hash=sha256[:10] if sha256 else None,
                     sha256=sha256,
-                    filename=str(info.path),
+                    filename=info.name,  # relative to its folder: no absolute paths over HTTP
                 )
             )
         return items
@@ -94,26 +116,39 @@ def build_router(engine: Engine) -> APIRouter:
         }
 
     @router.post("/options")
+    @router.post("/options/")  # A1111's clients post here too
     async def set_options(body: OptionsBody) -> dict:
         changes = body.model_dump(exclude={"sd_model_checkpoint"}, exclude_unset=True)
         unknown = sorted(set(changes) - {spec.key for spec in engine.settings.specs})
         if unknown:
             raise HTTPException(status_code=422, detail=f"unknown setting(s): {', '.join(unknown)}")
         try:
+            for key, value in changes.items():  # every value checked before anything changes
+                engine.settings.spec(key).coerce(value)
+            job = engine.submit_model_switch(body.sd_model_checkpoint) if body.sd_model_checkpoint else None
+        except Exception as error:
+            raise _refusal(error) from error
+        try:
             engine.settings.update(changes)  # all or nothing: one bad value changes nothing
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from error
-        if body.sd_model_checkpoint:
-            job = engine.submit_model_switch(body.sd_model_checkpoint)
-            await run_in_threadpool(_outcome, job)
+        except OSError as error:  # config.json could not be written
+            raise _storage_or_500(error) from error
+        if job is not None:
+            await job.wait_async()
+            _outcome(job)
         return {}
 
     @router.post("/png-info", response_model=PngInfoResponse)
     def png_info(body: PngInfoBody) -> PngInfoResponse:
-        image = decode_image(body.image)
-        text = image.info.get("parameters") or ""
+        image = decode_image(body.image, engine)
+        text = read_generation_text(image)
         items = {k: v for k, v in image.info.items() if isinstance(v, str) and k != "parameters"}
-        return PngInfoResponse(info=text, items=items, parameters=engine.fields_from_infotext(text) if text else {})
+        try:
+            parameters = a1111_parameters(text, engine)
+        except ValueError as error:  # e.g. a text over the parser's length cap
+            raise HTTPException(status_code=422, detail=f"image: its parameters text: {error}") from error
+        return PngInfoResponse(info=text, items=items, parameters=parameters)
 
     @router.get("/prompt-styles", response_model=list[PromptStyleItem])
     def prompt_styles() -> list[PromptStyleItem]:
@@ -170,8 +205,8 @@ def build_router(engine: Engine) -> APIRouter:
 
     @router.post("/extra-single-image", response_model=ExtrasSingleImageResponse)
     async def extra_single_image(body: ExtrasSingleImageBody) -> ExtrasSingleImageResponse:
+        image = await run_in_threadpool(decode_image, body.image, engine)  # decoding is CPU work: off the loop
         try:
-            image = decode_image(body.image)
             chosen = parse_step_args(engine.plugins, body.steps)
             output = await run_in_threadpool(run_steps, engine, image, chosen)
         except PostprocessingError as error:
@@ -181,31 +216,68 @@ def build_router(engine: Engine) -> APIRouter:
     return router
 
 
+def _refusal(error: Exception) -> HTTPException:
+    """A request refused before anything was queued -> the HTTP error saying why."""
+    if isinstance(error, HTTPException):
+        return error
+    if isinstance(error, NoCheckpointError | CheckpointLoadError):
+        return HTTPException(status_code=503, detail=str(error))
+    if isinstance(error, ValidationError | ValueError | LookupError):  # incl. UnknownCheckpointError
+        return HTTPException(status_code=422, detail=explain_error(error))
+    return HTTPException(status_code=500, detail=describe(error))
+
+
 def _outcome(job):
-    """Wait for a job; engine errors become HTTP errors with the engine's own message."""
+    """A finished job's result; its error becomes an HTTP error with the engine's own message,
+    and one nobody expected a 500 that still says what it was."""
     try:
         return job.outcome()
     except (NoCheckpointError, CheckpointLoadError) as error:
         raise HTTPException(status_code=503, detail=str(error)) from error
     except (UnknownCheckpointError, ValueError) as error:
         raise HTTPException(status_code=422, detail=str(error)) from error
+    except OSError as error:
+        raise _storage_or_500(error) from error
     except RuntimeError as error:  # e.g. a Script-menu script that failed: say which and why
-        raise HTTPException(status_code=500, detail=str(error)) from error
+        raise HTTPException(status_code=500, detail=str(error) or describe(error)) from error
+    except Exception as error:
+        raise HTTPException(status_code=500, detail=describe(error)) from error
 
 
-def decode_image(data: str):
-    """A base64 image (with or without a data: URL prefix) -> PIL image, or a 422 saying why not."""
-    from PIL import Image, UnidentifiedImageError
+def _storage_or_500(error: OSError) -> HTTPException:
+    if error.errno in STORAGE_ERRNOS:
+        return HTTPException(status_code=507, detail=f"could not write to disk: {describe(error)}")
+    return HTTPException(status_code=500, detail=describe(error))
 
-    if data.startswith("data:"):
-        data = data.partition(",")[2]
+
+def decode_image(data: str, engine) -> "Image.Image":  # noqa: F821 - PIL is imported on use
+    """A base64 image -> PIL image; 413 when it declares more pixels than the image_max_pixels
+    setting allows (checked before decoding), 422 when it is not an image."""
     try:
-        raw = base64.b64decode(data, validate=True)
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-    except (ValueError, binascii.Error, UnidentifiedImageError, OSError) as error:
-        raise HTTPException(status_code=422, detail=f"image: not a base64-encoded image ({error})") from error
-    return image
+        return decode_base64_image(data, int(engine.settings.get("image_max_pixels")))
+    except ImageTooLargeError as error:
+        raise HTTPException(status_code=413, detail=str(error)) from error
+    except BadImageError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from error
+
+
+def read_generation_text(image) -> str:
+    """The infotext: a PNG's "parameters" chunk, or the EXIF UserComment where A1111 puts it in
+    JPEG and WebP files."""
+    text = image.info.get("parameters")
+    if isinstance(text, str):
+        return text
+    try:
+        comment = image.getexif().get_ifd(0x8769).get(0x9286)  # Exif IFD -> UserComment
+    except Exception:  # noqa: BLE001 - unreadable EXIF: no infotext, as A1111 answers
+        return ""
+    if isinstance(comment, bytes):
+        prefix, body = comment[:8], comment[8:]
+        if prefix.startswith(b"UNICODE"):
+            encoding = "utf-16-le" if body[:2] != b"\x00\x00" and body[1:2] == b"\x00" else "utf-16-be"
+            return body.decode(encoding, errors="replace")
+        return body.decode("utf-8", errors="replace") if prefix.startswith(b"ASCII") else ""
+    return comment if isinstance(comment, str) else ""
 
 
 def _embeddings_response(engine) -> EmbeddingsResponse:
@@ -213,7 +285,7 @@ def _embeddings_response(engine) -> EmbeddingsResponse:
     with no model loaded yet, the default one is loaded first, as A1111 does at start-up."""
     try:
         model = engine.models.get(None)
-    except LookupError as error:
+    except (LookupError, CheckpointLoadError) as error:  # none, or a broken default checkpoint
         raise HTTPException(status_code=503, detail=str(error)) from error
     database = engine.embeddings_for(model)
     loaded = {
@@ -249,7 +321,25 @@ def _b64_png(image, infotext: str | None) -> str:
     return base64.b64encode(png_bytes(image, infotext)).decode("ascii")
 
 
-def _info(result) -> dict:
+# Infotext keys A1111 writes itself; the others are its extra_generation_params.
+_CORE_INFOTEXT_KEYS = {
+    "Prompt", "Negative prompt", "Steps", "Sampler", "CFG scale", "Image CFG scale", "Seed", "Face restoration",
+    "Size", "Model hash", "Model", "FP8 weight", "Cache FP16 weight for LoRA", "VAE hash", "VAE", "Variation seed",
+    "Variation seed strength", "Seed resize from", "Denoising strength", "Conditional mask weight", "Clip skip",
+    "ENSD", "Init image hash", "RNG", "Tiling", "Version", "User",
+}  # fmt: skip
+
+
+def _info(result, body: Txt2ImgBody, job, engine) -> dict:
+    """A1111's Processed.js() keys (what its clients read), plus ours: scheduler, interrupted,
+    warnings. Values A1111 keeps outside the result are read back from the first infotext."""
+    parsed = _parsed(result.infotexts[0]) if result.infotexts else {}
+    extra = {
+        key: value
+        for key, value in parsed.items()
+        if key not in _CORE_INFOTEXT_KEYS and not (key[-2:] in ("-1", "-2") and key[:-2] in parsed)
+    }
+    started = job.started or time.time()
     return {
         "prompt": result.prompt,
         "all_prompts": [result.prompt] * len(result.images),
@@ -267,10 +357,38 @@ def _info(result) -> dict:
         "cfg_scale": result.cfg_scale,
         "steps": result.steps,
         "batch_size": result.batch_size,
+        "restore_faces": False,
+        "face_restoration_model": None,
         "sd_model_name": result.model_name,
         "sd_model_hash": result.model_hash,
+        "sd_vae_name": None,
+        "sd_vae_hash": None,
+        "seed_resize_from_w": body.seed_resize_from_w,
+        "seed_resize_from_h": body.seed_resize_from_h,
+        "denoising_strength": body.denoising_strength,
+        "extra_generation_params": extra,
         "index_of_first_image": 0,
         "infotexts": result.infotexts,
+        "styles": list(body.styles),
+        "job_timestamp": time.strftime("%Y%m%d%H%M%S", time.localtime(started)),
+        "clip_skip": _clip_skip(parsed),
+        "is_using_inpainting_conditioning": False,
+        "version": parsed.get("Version"),
         "interrupted": result.interrupted,
         "warnings": result.warnings,
     }
+
+
+def _parsed(infotext: str) -> dict:
+    try:
+        return parse_infotext(infotext)
+    except ValueError:  # over the parser's cap: the info keeps what the result itself says
+        return {}
+
+
+def _clip_skip(parsed: dict) -> int:
+    """The infotext says "Clip skip" only above 1, as A1111 writes it."""
+    try:
+        return int(parsed.get("Clip skip", 1))
+    except (TypeError, ValueError):
+        return 1

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 DEFAULT_PORT = 7860
 DEFAULT_API_ONLY_PORT = 7861
+DEFAULT_MAX_BODY_MB = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +43,73 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow installing and updating extensions from the UI even when listening beyond localhost",
     )
+    add_security_flags(parser)
     return parser
+
+
+def add_security_flags(parser: argparse.ArgumentParser) -> None:
+    """Who may reach the server and what it accepts (docs/SECURITY.md). Every flag that carries a
+    secret has "auth" in its name: /sdapi/v1/cmd-flags masks those."""
+    group = parser.add_argument_group("security (see docs/SECURITY.md)")
+    group.add_argument(
+        "--gradio-auth",
+        default=None,
+        metavar="USER:PASS[,USER:PASS]",
+        help="require a login for the UI and Gradio's routes (and for the API unless --api-auth is given)",
+    )
+    group.add_argument(
+        "--gradio-auth-path",
+        default=None,
+        metavar="FILE",
+        help="read --gradio-auth entries from a file (comma or newline separated): keeps them out of `ps`",
+    )
+    group.add_argument(
+        "--api-auth",
+        default=None,
+        metavar="USER:PASS[,USER:PASS]",
+        help="credentials for /sdapi and extension routes (default: those of --gradio-auth)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="start even when listening beyond localhost without any authentication",
+    )
+    group.add_argument(
+        "--allowed-hosts",
+        default="",
+        metavar="HOST[,HOST]",
+        help="more Host names the server answers to (loopback, --server-name and, with --listen, this "
+        "machine's names and addresses are always allowed); '*' allows any, only behind a proxy that checks Host",
+    )
+    group.add_argument(
+        "--cors-allow-origins",
+        default="",
+        metavar="ORIGIN[,ORIGIN]",
+        help="other web origins (scheme://host[:port]) allowed to call the server from their pages",
+    )
+    group.add_argument(
+        "--cors-allow-origins-regex",
+        default=None,
+        metavar="REGEX",
+        help="allow the web origins this regular expression matches in full, as --cors-allow-origins does",
+    )
+    group.add_argument(
+        "--max-body-size",
+        type=positive_int,
+        default=DEFAULT_MAX_BODY_MB,
+        metavar="MB",
+        help=f"largest request body or upload accepted, in MiB (default {DEFAULT_MAX_BODY_MB}); larger ones get 413",
+    )
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def parse_flags(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
@@ -64,8 +131,16 @@ def extension_mode(flags) -> str:
     return "builtin" if flags.disable_extra_extensions else "all"
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
 def listens_beyond_localhost(flags) -> bool:
-    return flags.server_name not in ("127.0.0.1", "localhost", "::1")
+    return flags.server_name not in LOOPBACK_NAMES
+
+
+def comma_list(value: str | None) -> list[str]:
+    """`a, b,,c` -> ["a", "b", "c"]: the A1111 way of giving several values to one flag."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def _fill_defaults(flags: argparse.Namespace) -> argparse.Namespace:

@@ -1,7 +1,9 @@
 """Settings: one registry of declared options (core and extensions), values kept in
-DATA/config.json, written atomically so a crash never leaves half a file."""
+DATA/config.json, written atomically so a crash never leaves half a file. Every save re-reads the
+file under a lock file first, so two servers sharing a data dir keep each other's changes."""
 
 import json
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,8 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from modules.atomic import write_text_atomic
+from modules.config.file_lock import locked
 
 KINDS = ("checkbox", "text", "number", "slider", "dropdown")
+
+
+class SettingsFileError(ValueError):
+    """config.json cannot be read or is not a JSON object; the message names the file and what to do."""
+
+
+class SettingsSaveError(OSError):
+    """config.json could not be written (full disk, read-only data dir...); nothing was changed.
+    `errno` is the failure's (ENOSPC, EROFS...); the message says which file and why."""
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
 
 
 @dataclass(frozen=True)
@@ -41,17 +57,7 @@ class SettingSpec:
                 return value.lower() == "true"
             raise ValueError(f"{self.key}: expected true or false, got {value!r}")
         if self.kind in ("number", "slider"):
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise ValueError(f"{self.key}: expected a number, got {value!r}")
-            try:
-                number = float(value)
-            except ValueError:
-                raise ValueError(f"{self.key}: expected a number, got {value!r}") from None
-            if self.minimum is not None and number < self.minimum:
-                raise ValueError(f"{self.key}: {number} is below the minimum {self.minimum}")
-            if self.maximum is not None and number > self.maximum:
-                raise ValueError(f"{self.key}: {number} is above the maximum {self.maximum}")
-            return int(number) if isinstance(self.default, int) and number.is_integer() else number
+            return self._coerce_number(value)
         if self.kind == "dropdown":
             if self.choices and value not in self.choices:
                 raise ValueError(f"{self.key}: {value!r} is not one of {list(self.choices)}")
@@ -59,6 +65,42 @@ class SettingSpec:
         if not isinstance(value, str):
             raise ValueError(f"{self.key}: expected text, got {value!r}")
         return value
+
+    def _coerce_number(self, value: Any) -> int | float:
+        """A finite number within [minimum, maximum]; a whole number when the default is an int.
+        Numeric strings are accepted ("7", "0.5"); NaN and infinities never are (NaN passes every
+        `<`/`>` check, and one stored would break every later job)."""
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"{self.key}: expected a number, got {value!r}")
+        number: int | float
+        if isinstance(value, str):
+            try:
+                number = int(value.strip())
+            except ValueError:
+                try:
+                    number = float(value.strip())
+                except ValueError:
+                    raise ValueError(f"{self.key}: expected a number, got {value!r}") from None
+        else:
+            number = value
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"{self.key}: expected a finite number, got {value!r}")
+        if self.minimum is not None and number < self.minimum:
+            raise ValueError(f"{self.key}: {number} is below the minimum {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise ValueError(f"{self.key}: {number} is above the maximum {self.maximum}")
+        if isinstance(self.default, int) and not isinstance(self.default, bool):
+            if isinstance(number, float):
+                if not number.is_integer():
+                    raise ValueError(f"{self.key}: expected a whole number, got {value!r}")
+                number = int(number)
+            return number
+        if isinstance(number, int) and isinstance(self.default, float):
+            try:
+                return float(number)
+            except OverflowError:
+                raise ValueError(f"{self.key}: the number is too large") from None
+        return number
 
 
 EMPHASIS_CHOICES = ("Original", "No norm", "Ignore", "None")
@@ -136,26 +178,43 @@ CORE_SETTINGS = (
 
 class Settings:
     """Declared options and their values. Unknown keys found in config.json are kept (an
-    extension may be disabled today and back tomorrow) but not offered."""
+    extension may be disabled today and back tomorrow) but not offered. A stored value an option
+    refuses (NaN, out of range, wrong type) is reported by problems() and its default used."""
 
     def __init__(self, path: Path, specs: Iterable[SettingSpec] = CORE_SETTINGS):
         self.path = path
         self._lock = threading.RLock()
         self._specs: dict[str, SettingSpec] = {}
+        self._problems: list[str] = []
         self._values: dict[str, Any] = self._read()
         self.register(specs)
 
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
     def _read(self) -> dict[str, Any]:
+        """The values in config.json ({} when there is none yet); SettingsFileError when it cannot be used."""
+        advice = "fix it, or move it away to start with the default settings"
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
-        except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"settings file {self.path} is not valid JSON: {error}") from error
-        return data if isinstance(data, dict) else {}
+        except (OSError, UnicodeDecodeError) as error:
+            raise SettingsFileError(f"cannot read the settings file {self.path}: {error}; {advice}") from error
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            what = "is empty (not valid JSON)" if not text.strip() else f"is not valid JSON ({error})"
+            raise SettingsFileError(f"the settings file {self.path} {what}; {advice}") from error
+        if not isinstance(data, dict):
+            kind = type(data).__name__
+            raise SettingsFileError(f"the settings file {self.path} holds a {kind}, not a JSON object; {advice}")
+        return data
 
     def register(self, specs: Iterable[SettingSpec], owner: str = "core") -> list[str]:
-        """Declare options; returns messages for those refused (a key declared twice)."""
+        """Declare options; returns messages for those refused (a key declared twice). Stored values
+        the new options refuse are added to problems()."""
         refused = []
         with self._lock:
             for spec in specs:
@@ -163,7 +222,17 @@ class Settings:
                     refused.append(f"{owner}: setting {spec.key!r} is already declared")
                     continue
                 self._specs[spec.key] = spec
+                if spec.key in self._values:
+                    try:
+                        spec.coerce(self._values[spec.key])
+                    except ValueError as error:
+                        self._problems.append(f"{self.path}: {error}; using the default {spec.default!r}")
         return refused
+
+    def problems(self) -> list[str]:
+        """Stored values that were refused at start (each also falls back to its default), to show once."""
+        with self._lock:
+            return list(self._problems)
 
     @property
     def specs(self) -> list[SettingSpec]:
@@ -189,15 +258,43 @@ class Settings:
         return {spec.key: self.get(spec.key) for spec in self.specs}
 
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Validate every change first, then write once: all or nothing. Returns what changed."""
+        """Validate every change first, then write once: all or nothing. Returns what changed.
+
+        The file is read again under the lock file before merging, so values another server on the
+        same data dir saved meanwhile are kept. SettingsSaveError when the file cannot be written."""
         coerced = {key: self.spec(key).coerce(value) for key, value in changes.items()}
         with self._lock:
-            changed = {k: v for k, v in coerced.items() if self.get(k) != v or k not in self._values}
-            if changed:
-                merged = {**self._values, **changed}
-                write_text_atomic(self.path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
-                self._values = merged
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # a fresh data dir
+                with locked(self._lock_path):
+                    self._values = self._read()
+                    changed = {k: v for k, v in coerced.items() if self.get(k) != v or k not in self._values}
+                    if changed:
+                        merged = self._writable({**self._values, **changed})
+                        text = json.dumps(merged, indent=2, sort_keys=True, allow_nan=False)
+                        write_text_atomic(self.path, text + "\n")
+                        self._values = merged
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise SettingsSaveError(f"could not save the settings to {self.path}: {reason}", error.errno) from error
         return changed
+
+    def _writable(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The values without those that cannot be stored: a declared option's refused value (its
+        default applies anyway) or anything JSON has no finite form for (NaN read from a hand edit)."""
+        kept = {}
+        for key, value in values.items():
+            if key in self._specs:
+                try:
+                    self._specs[key].coerce(value)
+                except ValueError:
+                    continue
+            try:
+                json.dumps(value, allow_nan=False)
+            except ValueError:
+                continue
+            kept[key] = value
+        return kept
 
     def disabled_extensions(self) -> set[str]:
         return {name.strip() for name in str(self.get("disabled_extensions")).split(",") if name.strip()}

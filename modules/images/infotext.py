@@ -10,9 +10,25 @@ import json
 import re
 
 NEGATIVE_PREFIX = "Negative prompt:"
-# "Key: value" pairs; a value is either a JSON-quoted string or runs to the next comma.
-_PAIR = re.compile(r'\s*([\w][\w \-/+()]*?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+# Longest text parse_infotext accepts (a PNG chunk or a pasted text can be any size); far more
+# than any real infotext, small enough that parsing stays well under a second.
+MAX_INFOTEXT_CHARS = 1_048_576
+# One "Key: value" pair. A value is JSON-quoted when its closing quote is followed by a comma or
+# the end of the line, otherwise it runs to the next comma. findall with it takes linear time: a
+# pair is only tried where a run of key characters starts (the lookbehind rejects every other
+# position at once), and the possessive quantifiers never give back what they took. Without that,
+# each position of a long run of key characters without a colon rescanned the rest of the run.
+_KEY_CHAR = r"[\w \-/+()]"
+_PAIR = re.compile(
+    rf"(?<!{_KEY_CHAR})[ \-/+()]*+(\w{_KEY_CHAR}*+):"  # the key: from the run's first word character
+    r'\s*+("(?:[^\\"]|\\.)*+"(?=,|$)|[^,]*+)(?:,|$)'
+)
+_NUMBER_START = frozenset("+-.iInN")  # with decimal digits, what int() or float() text can start with
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
+
+
+class InfotextTooLongError(ValueError):
+    """The text is longer than MAX_INFOTEXT_CHARS."""
 
 
 def format_value(value) -> str:
@@ -35,11 +51,16 @@ def build_infotext(prompt: str, negative_prompt: str, params: dict) -> str:
 
 def parse_infotext(text: str) -> dict:
     """Parse into {"Prompt", "Negative prompt", <key>: value ...}; numbers become int/float,
-    "Size" also gives "Size-1"/"Size-2" as A1111's parser does."""
+    "Size" also gives "Size-1"/"Size-2" as A1111's parser does. Takes time linear in the text's
+    length; a text over MAX_INFOTEXT_CHARS raises InfotextTooLongError (a ValueError)."""
+    if len(text) > MAX_INFOTEXT_CHARS:
+        raise InfotextTooLongError(f"infotext is {len(text):,} characters long; the limit is {MAX_INFOTEXT_CHARS:,}")
     lines = text.strip().split("\n")
-    params_line = ""
-    if lines and len(_PAIR.findall(lines[-1])) >= 3:
-        params_line = lines.pop()
+    pairs = _PAIR.findall(lines[-1])
+    if len(pairs) >= 3:  # the last line is the parameters line
+        lines.pop()
+    else:
+        pairs = []
     prompt_lines, negative_lines, in_negative = [], [], False
     for line in lines:
         if line.startswith(NEGATIVE_PREFIX):
@@ -47,7 +68,7 @@ def parse_infotext(text: str) -> dict:
             line = line[len(NEGATIVE_PREFIX) :].lstrip()
         (negative_lines if in_negative else prompt_lines).append(line)
     result: dict = {"Prompt": "\n".join(prompt_lines), "Negative prompt": "\n".join(negative_lines)}
-    for key, raw in _PAIR.findall(params_line):
+    for key, raw in pairs:
         value = _decode(raw.strip())
         result[key.strip()] = value
         if key.strip() in ("Size", "Hires resize", "Seed resize from") and (m := _SIZE.match(str(value))):
@@ -56,6 +77,8 @@ def parse_infotext(text: str) -> dict:
 
 
 def _decode(raw: str):
+    if not raw or not (raw[0] in _NUMBER_START or raw[0].isdecimal() or raw[0] == '"'):
+        return raw  # not a number or a quoted string: skips two failed conversions per value
     if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
         try:
             return json.loads(raw)

@@ -1,11 +1,18 @@
 """Live previews of the latents while sampling: a cheap linear latent-to-RGB approximation
-(default), TAESD when its decoder weights are in models/VAE-approx/, or the full VAE."""
+(default), TAESD when its decoder weights are in models/VAE-approx/, or the full VAE. A TAESD
+file that cannot be used never fails a job: previews fall back to the cheap one and the problem
+is reported once."""
+
+import logging
+import pickle
 
 import numpy as np
 import torch
 from PIL import Image
 
 from modules.images.pixels import to_pil_images
+
+log = logging.getLogger(__name__)
 
 PREVIEW_METHODS = ("Approx cheap", "TAESD", "Full")
 TAESD_FILES = ("taesd_decoder.safetensors", "taesd_decoder.pth")
@@ -36,17 +43,19 @@ def full_preview(model, latents: torch.Tensor) -> Image.Image:
 class TaesdDecoder:
     """madebyollin's tiny SD 1.x decoder (diffusers' AutoencoderTiny), from models/VAE-approx/:
     its own layout ("1.weight", ...) or diffusers' ("decoder.layers.0.weight", ...); `.pth`
-    read without running pickled code. Loaded once per file."""
+    read without running pickled code. Loaded once per file; a file that fails to load or decode
+    is not tried again until it changes, and `problem` says why."""
 
     def __init__(self, folder):
         self.folder = folder
         self._loaded: tuple | None = None  # (path, mtime, module)
+        self._failed: tuple | None = None  # (path, mtime) of the file version that failed
+        self.problem: str | None = None
 
     def path(self):
         return next((self.folder / name for name in TAESD_FILES if (self.folder / name).is_file()), None)
 
-    def _module(self, path):
-        mtime = path.stat().st_mtime_ns
+    def _module(self, path, mtime):
         if self._loaded is None or self._loaded[:2] != (path, mtime):
             from diffusers import AutoencoderTiny
 
@@ -56,20 +65,49 @@ class TaesdDecoder:
                 state = load_file(str(path))
             else:
                 state = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict):
+                raise ValueError(f"{path.name} holds a {type(state).__name__}, not a state dict")
             state = {_diffusers_key(key): value for key, value in state.items()}
             module = AutoencoderTiny().eval()
             missing = module.load_state_dict(state, strict=False).missing_keys
-            if any(key.startswith("decoder.") for key in missing):
-                raise ValueError(f"{path.name} is not a TAESD decoder: missing {missing[:3]}")
+            if missing_decoder := [key for key in missing if key.startswith("decoder.")]:
+                raise ValueError(f"{path.name} is not a TAESD decoder: missing {missing_decoder[:3]}")
             self._loaded = (path, mtime, module)
         return self._loaded[2]
 
     def preview(self, latents: torch.Tensor) -> Image.Image | None:
+        """The TAESD picture of the first latent, or None when there is no usable decoder file."""
         path = self.path()
-        if path is None:
+        try:
+            mtime = path.stat().st_mtime_ns if path is not None else None
+        except OSError:
+            mtime = None  # removed meanwhile
+        if mtime is None:
+            self.problem = None
             return None
-        with torch.inference_mode():
-            return to_pil_images(self._module(path).decode(latents[:1].float().cpu()).sample)[0]
+        if self._failed == (path, mtime):
+            return None
+        try:
+            with torch.inference_mode():
+                module = self._module(path, mtime)
+                image = to_pil_images(module.decode(latents[:1].float().cpu()).sample)[0]
+            self.problem = None
+            return image
+        except Exception as error:  # noqa: BLE001 - any broken file (pickle, safetensors, shapes) is the same case
+            self._loaded, self._failed = None, (path, mtime)
+            reason = _reason(error)
+            self.problem = f"TAESD previews are off: {path} cannot be used ({reason}); using the cheap preview"
+            log.warning(self.problem)
+            return None
+
+
+def _reason(error: Exception) -> str:
+    """A short why for the user. torch's refusal of a .pth suggests loading it with pickles allowed,
+    which is exactly what must not be done with a file of unknown origin: say what it means instead."""
+    if isinstance(error, pickle.UnpicklingError):
+        return "not a weights file that loads without running code in it"
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first_line[:200]}"
 
 
 def _diffusers_key(key: str) -> str:

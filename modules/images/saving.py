@@ -1,5 +1,6 @@
 """Save generated images the way A1111 does: DIR/YYYY-MM-DD/NNNNN-SEED.png with the
-infotext in the PNG "parameters" chunk, written atomically."""
+infotext in the PNG "parameters" chunk, written atomically. A save that fails (full disk,
+read-only folder) raises ImageSaveError saying where and why, and leaves no partial file."""
 
 import io
 import re
@@ -14,6 +15,14 @@ from modules.atomic import write_bytes_atomic
 _NUMBERED = re.compile(r"^(\d+)-")
 
 
+class ImageSaveError(OSError):
+    """An image could not be written; `errno` is the failure's (ENOSPC, EROFS, EACCES, EFBIG)."""
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
+
+
 class ImageSaver:
     """Numbers files per folder; one lock so concurrent saves never take the same number."""
 
@@ -22,11 +31,25 @@ class ImageSaver:
 
     def save(self, image: Image.Image, folder: Path, seed: int, infotext: str, today: date | None = None) -> Path:
         day_folder = folder / (today or date.today()).isoformat()
+        data = png_bytes(image, infotext)
         with self._lock:
-            day_folder.mkdir(parents=True, exist_ok=True)
-            path = day_folder / f"{next_number(day_folder):05d}-{seed}.png"
-            write_bytes_atomic(path, png_bytes(image, infotext))
+            try:
+                day_folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise _save_error(day_folder, error, "could not create the folder") from error
+            try:
+                path = day_folder / f"{next_number(day_folder):05d}-{seed}.png"
+            except OSError as error:
+                raise _save_error(day_folder, error, "could not read the folder") from error
+            try:
+                write_bytes_atomic(path, data)
+            except OSError as error:
+                raise _save_error(path, error, "could not save to") from error
         return path
+
+
+def _save_error(where: Path, error: OSError, doing: str) -> ImageSaveError:
+    return ImageSaveError(f"{doing} {where}: {error.strerror or error}", error.errno)
 
 
 def next_number(folder: Path) -> int:

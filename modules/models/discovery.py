@@ -1,12 +1,25 @@
-"""Find checkpoints on disk: single-file .safetensors and diffusers folders."""
+"""Find checkpoints on disk (single-file .safetensors and diffusers folders) and match the names
+users and requests give them.
+
+A name is only ever matched against the listed checkpoints, never opened as a path: what a
+request carries cannot reach a file outside the model folders, and the answer to an unknown
+name is the same whether or not something exists at that path.
+"""
 
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from modules.models.hashing import SHORT_HASH_LENGTH, is_regular_file
 
 SINGLE_FILE_SUFFIXES = (".safetensors",)
 # The bundled demo model (see config.paths): listed like any other, but a user's own is preferred.
 DEMO_CHECKPOINT_NAME = "sd-studio-demo.safetensors"
+# "name [hash]" as A1111 writes a title; the hash is 8 (old A1111) to 64 hex digits.
+_TITLE = re.compile(r"^(?P<name>.*?)\s*\[(?P<hash>[0-9a-fA-F]{8,64})\]$")
+_HASH = re.compile(r"^[0-9a-fA-F]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -29,46 +42,89 @@ class CheckpointInfo:
 
 
 def is_diffusers_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "model_index.json").is_file() and (path / "unet").is_dir()
+    return path.is_dir() and is_regular_file(path / "model_index.json") and (path / "unet").is_dir()
+
+
+def checkpoint_at(path: Path) -> CheckpointInfo | None:
+    """A checkpoint at a path the user gave on the command line (`--ckpt`): a regular
+    .safetensors file or a diffusers folder, else None. Never used for names from requests."""
+    path = Path(path).expanduser()
+    if is_diffusers_folder(path):
+        path = path.resolve()
+        return CheckpointInfo(path, path.name, True)
+    if is_regular_file(path) and path.name.lower().endswith(SINGLE_FILE_SUFFIXES):
+        path = path.resolve()
+        return CheckpointInfo(path, path.name, False)
+    return None
 
 
 def find_checkpoints(folders: tuple[Path, ...], files: tuple[Path, ...] = ()) -> list[CheckpointInfo]:
-    """Checkpoints in `folders` (recursively) plus single `files` (bundled models), once each."""
+    """Checkpoints in `folders` (recursively) plus single `files` (bundled models, a --ckpt path),
+    once each. Only regular files and diffusers folders: a FIFO or device named like a model is
+    left out, so nothing can later block on reading it."""
     found: dict[Path, CheckpointInfo] = {}
     for file in files:
-        if file.is_file():
-            found[file.resolve()] = CheckpointInfo(file.resolve(), file.name, False)
+        info = checkpoint_at(file)
+        if info is not None:
+            found[info.path] = info
     for folder in folders:
         if not folder.is_dir():
             continue
-        for root, dirs, files in os.walk(folder):
+        for root, dirs, names in os.walk(folder):
             root_path = Path(root)
             # A diffusers folder is one model: list it and do not descend into its parts.
             for d in list(dirs):
-                if is_diffusers_folder(root_path / d):
+                if d.startswith("."):
+                    dirs.remove(d)
+                elif is_diffusers_folder(root_path / d):
                     path = (root_path / d).resolve()
                     found[path] = CheckpointInfo(path, (root_path / d).relative_to(folder).as_posix(), True)
                     dirs.remove(d)
-                elif d.startswith("."):
-                    dirs.remove(d)
-            for f in files:
+            for f in names:
                 if f.lower().endswith(SINGLE_FILE_SUFFIXES) and not f.startswith("."):
+                    if not is_regular_file(root_path / f):
+                        continue
                     path = (root_path / f).resolve()
                     found[path] = CheckpointInfo(path, (root_path / f).relative_to(folder).as_posix(), False)
     return sorted(found.values(), key=lambda info: info.name.lower())
 
 
-def resolve_checkpoint(wanted: str, checkpoints: list[CheckpointInfo]) -> CheckpointInfo | None:
-    """Match what a user typed: a title ("x.safetensors [hash]"), a name, a stem, a hash or a path."""
-    wanted = wanted.strip()
+def resolve_checkpoint(
+    wanted: str,
+    checkpoints: list[CheckpointInfo],
+    cached_sha256: Callable[[CheckpointInfo], str | None] = lambda info: None,
+) -> CheckpointInfo | None:
+    """The listed checkpoint a user or request means: a title ("x.safetensors [hash]"), a name
+    ("sub/x.safetensors"), a model name ("x"), a short hash (10 hex digits) or a full sha256.
+    Hashes match only checkpoints whose hash is already known (`cached_sha256`): nothing is read
+    to match a name. Anything else, paths included, matches nothing."""
+    wanted = (wanted or "").strip()
     if not wanted:
         return None
-    bare = wanted.split(" [")[0]
-    for info in checkpoints:
-        if bare in (info.name, info.model_name, os.fspath(info.path)):
-            return info
-    as_path = Path(bare).expanduser()
-    if as_path.exists():
-        path = as_path.resolve()
-        return CheckpointInfo(path, path.name, is_diffusers_folder(path))
+    title = _TITLE.match(wanted)
+    bare = (title.group("name") if title else wanted).replace("\\", "/")
+    for matches in (lambda info: info.name == bare, lambda info: info.model_name == bare):
+        hit = next((info for info in checkpoints if matches(info)), None)
+        if hit is not None:
+            return hit
+    # A renamed file keeps its hash: a title or a bare hash still finds it.
+    wanted_hash = title.group("hash") if title else (wanted if _HASH.match(wanted) else None)
+    if wanted_hash:
+        wanted_hash = wanted_hash.lower()
+        for info in checkpoints:
+            sha256 = cached_sha256(info)
+            if sha256 and (sha256 == wanted_hash or sha256[:SHORT_HASH_LENGTH] == wanted_hash):
+                return info
     return None
+
+
+def describe_unknown(wanted: str, checkpoints: list[CheckpointInfo]) -> str:
+    """Why a name was refused: what it can be, and the names that are listed. Says nothing about
+    the file system, so it reads the same whether or not a file exists at `wanted`."""
+    shown = wanted if len(wanted) <= 120 else wanted[:117] + "..."
+    names = [info.name for info in checkpoints]
+    listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return (
+        f"checkpoint {shown!r} not found among the listed checkpoints (give a name, title or hash "
+        f"as GET /sdapi/v1/sd-models lists them); available: {listed or 'none'}"
+    )

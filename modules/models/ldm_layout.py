@@ -139,7 +139,6 @@ def save_single_file(unet, vae, text_encoder, path, dtype=None) -> None:
     """One original-layout .safetensors with the diffusers configs embedded in its metadata,
     so the loader rebuilds models of any size from the file alone. Written atomically."""
 
-
     state = pipeline_to_ldm(unet, vae, text_encoder)
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}

@@ -17,6 +17,7 @@ from safetensors import safe_open
 
 from modules.atomic import write_text_atomic
 from modules.models.discovery import CheckpointInfo
+from modules.models.hashing import special_files_below
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 SD1_CONFIG_DIR = CONFIGS_DIR / "sd1"
@@ -75,6 +76,14 @@ def _load_diffusers_folder(folder: Path, policy) -> dict:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
+    # The loaders open whatever file names they expect: a FIFO among them would block the worker
+    # forever, a device would never end. Refuse the folder rather than read such a thing.
+    special = special_files_below(folder)
+    if special:
+        raise CheckpointLoadError(
+            f"{folder.name}: {special[0].relative_to(folder).as_posix()} is not a regular file; not loaded"
+        )
+
     common = {"local_files_only": True, "torch_dtype": policy.dtype}
     try:
         unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **common)
@@ -82,7 +91,9 @@ def _load_diffusers_folder(folder: Path, policy) -> dict:
         text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", **common)
     except (OSError, ValueError) as error:
         raise CheckpointLoadError(f"{folder.name}: not a loadable diffusers folder ({error})") from error
-    tokenizer_dir = folder / "tokenizer" if (folder / "tokenizer" / "vocab.json").is_file() else SD1_CONFIG_DIR / "tokenizer"
+    tokenizer_dir = (
+        folder / "tokenizer" if (folder / "tokenizer" / "vocab.json").is_file() else SD1_CONFIG_DIR / "tokenizer"
+    )
     scheduler_file = folder / "scheduler" / "scheduler_config.json"
     if not scheduler_file.is_file():
         scheduler_file = SD1_CONFIG_DIR / "scheduler" / "scheduler_config.json"

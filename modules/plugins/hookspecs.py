@@ -45,7 +45,8 @@ def ui_settings():
 @hookspec
 def app_started(app, engine):
     """The FastAPI `app` is built and about to serve: add HTTP routes
-    (`app.add_api_route(...)` or `app.include_router(...)`). `engine` is the running engine."""
+    (`app.add_api_route(...)` or `app.include_router(...)`). `engine` is the running engine.
+    The routes are served only with `--api`, behind the API login, like the core API."""
 
 
 @hookspec

@@ -28,7 +28,9 @@ def folder_name_for(source: str) -> str:
 
 def install(source: str, target_root: Path, name: str = "") -> Path:
     """Clone a git URL (or copy a local folder) into target_root/name. The copy is made in a
-    temporary folder beside the target and renamed into place only once complete."""
+    temporary folder beside the target and renamed into place only once complete. A local folder
+    is checked before anything is copied: it must hold plugin.py and must not overlap the
+    extensions folder."""
     source = source.strip()
     if not source:
         raise ExtensionInstallError("give a git URL or a local folder to install from")
@@ -38,12 +40,13 @@ def install(source: str, target_root: Path, name: str = "") -> Path:
     target = target_root / name
     if target.exists():
         raise ExtensionInstallError(f"{target} already exists: remove it first or choose another name")
+    local = _local_folder(source, target_root)
     target_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target_root))
     try:
-        local = Path(source).expanduser()
-        if local.is_dir() and not (local / ".git").exists():
-            shutil.copytree(local, staging / name, ignore=shutil.ignore_patterns("__pycache__"))
+        if local is not None:
+            # Links are copied as links: a link to a folder above it cannot make the copy endless.
+            shutil.copytree(local, staging / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             _git(["clone", "--depth", "1", source, str(staging / name)], cwd=target_root)
         if not (staging / name / PLUGIN_MODULE).is_file():
@@ -52,6 +55,28 @@ def install(source: str, target_root: Path, name: str = "") -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _local_folder(source: str, target_root: Path) -> Path | None:
+    """The local folder to copy from, checked; None when `source` is to be cloned with git (a URL,
+    or a local git checkout)."""
+    local = Path(source).expanduser()
+    try:
+        resolved = local.resolve(strict=True)
+    except FileNotFoundError:
+        return None  # not a local path: a URL for git
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise ExtensionInstallError(f"cannot use {source}: {error}") from error
+    if not resolved.is_dir() or (resolved / ".git").exists():
+        return None
+    if not (resolved / PLUGIN_MODULE).is_file():
+        raise ExtensionInstallError(f"{source} has no {PLUGIN_MODULE}: it is not an extension for this app")
+    root = target_root.expanduser().resolve()
+    if resolved == root or resolved.is_relative_to(root):
+        raise ExtensionInstallError(f"{source} is inside the extensions folder {root}: it is already there")
+    if root.is_relative_to(resolved):
+        raise ExtensionInstallError(f"{source} holds the extensions folder {root}: it would be copied into itself")
+    return resolved
 
 
 def update(ext: ExtensionInfo) -> str:

@@ -1,34 +1,13 @@
 """Hires fix: upscale the first pass (in latent space or as an image) and denoise it again at
 the larger size, part of the way, as A1111's txt2img does."""
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from modules.images.pixels import to_model_pixels
+from modules.processing.hires_size import HiresTarget, target_size  # noqa: F401 - re-exported
 from modules.processing.upscalers import IMAGE_UPSCALERS, LATENT_UPSCALERS
-
-
-@dataclass(frozen=True)
-class HiresTarget:
-    width: int
-    height: int
-
-
-def target_size(width: int, height: int, scale: float, resize_x: int, resize_y: int) -> HiresTarget:
-    """A1111's rule: "resize to" wins when given (one side 0 keeps the aspect ratio), otherwise
-    "upscale by"; sides are rounded to multiples of 8 (the VAE's stride)."""
-    if resize_x or resize_y:
-        if not resize_y:
-            resize_y = resize_x * height / width
-        if not resize_x:
-            resize_x = resize_y * width / height
-        target_w, target_h = resize_x, resize_y
-    else:
-        target_w, target_h = width * scale, height * scale
-    return HiresTarget(max(64, int(round(target_w / 8)) * 8), max(64, int(round(target_h / 8)) * 8))
 
 
 def upscale_latents(latents: torch.Tensor, upscaler: str, size: tuple[int, int]) -> torch.Tensor:

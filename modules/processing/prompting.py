@@ -28,9 +28,11 @@ class JobPrompts:
     def __init__(self, engine, p, network_state=()):
         model = p.model
         embeddings = engine.embeddings_for(model)
-        self.encoder = PromptEncoder(
-            model, encode_options(engine.settings, p.clip_skip), embeddings, engine.encodings, state=network_state
-        )
+        options = encode_options(engine.settings, p.clip_skip)
+        layers = model.text_encoder.config.num_hidden_layers
+        if options.clip_skip > layers:  # the encoder uses its first layer: say so on the job
+            p.warnings.append(f"Clip skip {options.clip_skip} is more than this model's {layers} layers: {layers} used")
+        self.encoder = PromptEncoder(model, options, embeddings, engine.encodings, state=network_state)
         self._parts: dict[tuple, list[Part]] = {}
 
     def parts(self, text: str, steps: int, hires_steps: int | None = None) -> list[Part]:

@@ -33,6 +33,9 @@ class GenerationResult:
     subseed_strength: float = 0.0
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Why saving stopped (e.g. "could not save to /path: No space left on device"); the images are
+    # still in `images`, those not saved with path None. The API answers 507 with it.
+    save_error: str | None = None
 
     @property
     def seeds(self) -> list[int]:

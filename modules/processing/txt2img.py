@@ -156,18 +156,29 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             if request.subseed_strength > 0:
                 params_for_image["Variation seed"] = subseed
             infotext = build_infotext(result.prompt, result.negative_prompt, params_for_image)
-            path = None
-            if request.save_images:
-                path = engine.saver.save(item.image, engine.paths.outputs_dir / OUTPUT_SUBDIR, seed, infotext)
-                engine.extensions.call(
-                    "image_saved", params=ImageSavedParams(image=item.image, path=path, infotext=infotext, seed=seed)
-                )
+            path = _save_image(engine, result, item.image, seed, infotext) if request.save_images else None
             result.images.append(
                 GeneratedImage(image=item.image, seed=seed, infotext=infotext, path=path, subseed=subseed)
             )
         if stopped and not job.take_skip():  # Skip ends only this batch; Interrupt ends the job
             result.interrupted = True
             break
+
+
+def _save_image(engine, result: GenerationResult, image: Image.Image, seed: int, infotext: str):
+    """Save one image to the outputs folder; its path, or None once saving has failed in this job.
+    A failed save (full disk, read-only folder) keeps the image in the result and records why, so
+    the job still hands back everything it made; later images of the job are not tried."""
+    if result.save_error is not None:
+        return None
+    try:
+        path = engine.saver.save(image, engine.paths.outputs_dir / OUTPUT_SUBDIR, seed, infotext)
+    except OSError as error:
+        result.save_error = str(error)
+        result.warnings.append(f"Images were not saved: {error}")
+        return None
+    engine.extensions.call("image_saved", params=ImageSavedParams(image=image, path=path, infotext=infotext, seed=seed))
+    return path
 
 
 @dataclass
@@ -345,6 +356,8 @@ def _previewer(p, job, engine):
     def on_latents(step: int, latents) -> None:
         if step % every == 0:
             job.set_preview(make_preview(method, p.model, latents, taesd))
+            if taesd is not None and taesd.problem and taesd.problem not in p.warnings:
+                p.warnings.append(taesd.problem)  # the job still runs, with cheap previews
 
     return on_latents
 

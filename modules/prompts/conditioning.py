@@ -6,6 +6,7 @@ separately and concatenated; textual-inversion vectors replace their placeholder
 embeddings; CLIP skip takes an earlier layer's output through the final layer norm.
 """
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,8 @@ from modules.config.settings import EMPHASIS_CHOICES as EMPHASIS_MODES
 from modules.prompts.cache import EncodingCache
 from modules.prompts.chunks import Tokenized, split_into_chunks
 from modules.prompts.parser import parse_prompt_attention
+
+log = logging.getLogger("sdstudio.prompts")
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ class PromptEncoder:
         fixes = [(row, offset, emb) for row, chunk in enumerate(tokenized.chunks) for offset, emb in chunk.fixes]
         with torch.inference_mode(), _embedding_vectors(encoder, fixes):
             if self.options.clip_skip > 1:
-                hidden = encoder(ids, output_hidden_states=True).hidden_states[-self.options.clip_skip]
+                states = encoder(ids, output_hidden_states=True).hidden_states
+                hidden = states[-usable_clip_skip(self.options.clip_skip, len(states) - 1)]
                 hidden = _final_layer_norm(encoder)(hidden)
             else:
                 hidden = encoder(ids)[0]
@@ -110,6 +114,16 @@ class PromptEncoder:
         # "Original": weights change direction, not overall magnitude (per chunk, as A1111).
         original_mean = hidden.mean(dim=(1, 2), keepdim=True)
         return weighted * (original_mean / weighted.mean(dim=(1, 2), keepdim=True))
+
+
+def usable_clip_skip(clip_skip: int, layers: int) -> int:
+    """CLIP skip n takes the n-th layer from the end; a model with fewer layers (the slider goes to
+    12 whatever the model) gets its first layer's output instead of an error. Logged, since the
+    encoder has no channel to the job's warnings."""
+    if clip_skip <= layers:
+        return clip_skip
+    log.warning("clip skip %d is more than this text encoder's %d layers: using %d", clip_skip, layers, layers)
+    return layers
 
 
 def _final_layer_norm(encoder):

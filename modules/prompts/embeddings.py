@@ -10,6 +10,7 @@ import io
 import os
 import pickle
 import re
+import stat as stat_module
 import threading
 import warnings
 from collections.abc import Sequence
@@ -179,6 +180,8 @@ def _list_files(folder: Path) -> dict[str, tuple[Path, int, int]]:
             try:
                 stat = path.stat()
             except OSError:  # vanished or a dangling link: not ours to report
+                continue
+            if not stat_module.S_ISREG(stat.st_mode):  # a FIFO or device would block the reader
                 continue
             found[path.relative_to(folder).as_posix()] = (path, stat.st_size, stat.st_mtime_ns)
     return found

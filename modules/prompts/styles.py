@@ -18,6 +18,8 @@ PLACEHOLDER = "{prompt}"
 FIELDS = ("name", "prompt", "negative_prompt")  # A1111's header, in A1111's order
 _LEGACY_PROMPT_FIELD = "text"  # very old A1111 files named the prompt column "text"
 _BOM = "\ufeff"  # A1111 writes utf-8-sig; spreadsheet programs need it to read the file as UTF-8
+MAX_STYLE_FIELD_CHARS = 65_536  # longest name, prompt or negative prompt a style may be saved with
+MAX_STYLES_FILE_BYTES = 64 * 1024 * 1024  # a bigger styles.csv is refused rather than read into memory
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,11 @@ class StyleDatabase:
         """Add the style, or replace the one of that name in its place; every other row is kept."""
         if not style.name.strip():
             raise ValueError("a style needs a name")
+        for label, text in (("name", style.name), ("prompt", style.prompt), ("negative prompt", style.negative_prompt)):
+            if len(text) > MAX_STYLE_FIELD_CHARS:
+                raise ValueError(
+                    f"the style's {label} is {len(text):,} characters long; the limit is {MAX_STYLE_FIELD_CHARS:,}"
+                )
         with self._lock:
             self._read()  # the file is the truth: rows another process added since are kept
             styles = dict(self._styles)
@@ -181,6 +188,10 @@ class StyleDatabase:
 
     def _read(self) -> None:
         try:
+            size = self.path.stat().st_size
+            if size > MAX_STYLES_FILE_BYTES:
+                self._fail(f"cannot read {self.path}: it is {size:,} bytes; the limit is {MAX_STYLES_FILE_BYTES:,}")
+                return
             text = self.path.read_bytes().decode("utf-8-sig")
         except FileNotFoundError:
             text = ""
@@ -211,6 +222,7 @@ def parse_styles_csv(text: str) -> tuple[dict[str, Style], list[str], dict[str, 
     each style's values in those columns. Blank lines and rows without a name are skipped."""
     if not text.strip():
         return {}, [], {}
+    _allow_fields_up_to(len(text))
     reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
     header = [field for field in reader.fieldnames or [] if field is not None]
     if "name" not in header:
@@ -227,6 +239,14 @@ def parse_styles_csv(text: str) -> tuple[dict[str, Style], list[str], dict[str, 
         styles[name] = Style(name, row.get(prompt_field) or "", row.get("negative_prompt") or "")
         extras[name] = {field: row.get(field) or "" for field in extra_fields}
     return styles, extra_fields, extras
+
+
+def _allow_fields_up_to(length: int) -> None:
+    """Let the csv module read fields as long as the whole text. Its default limit (131,072
+    characters) would make one long style, which A1111 or a text editor can write, fail the whole
+    file. The limit is process-wide; it is only ever raised, which loosens nothing anyone relies on."""
+    if csv.field_size_limit() < length:
+        csv.field_size_limit(length)
 
 
 def render_styles_csv(

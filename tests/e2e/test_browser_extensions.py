@@ -42,15 +42,36 @@ def test_extensions_tab_lists_status_errors_and_saves_enabled_set(ui_server, pag
     assert json.loads((ui_server.data_dir / "config.json").read_text())["disabled_extensions"] == ""
 
 
-def test_install_from_a_local_folder(ui_server, page, tmp_path):
+def click_and_answer(page, selector: str, accept: bool) -> list[str]:
+    """Click, answering the confirm() dialog this brings up; returns the dialog's text once shown.
+    (Playwright dismisses dialogs nobody handles.)"""
+    asked: list[str] = []
+
+    def on_dialog(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", on_dialog)
+    page.click(selector)
+    return asked
+
+
+def test_install_asks_for_confirmation_first(ui_server, page, tmp_path):
     source = tmp_path / "greeter"
     source.mkdir()
     (source / "plugin.py").write_text("from modules.plugins import hookimpl\n")
     open_tab(page, ui_server, "Extensions")
     page.get_by_role("tab", name="Install", exact=True).click()
     page.fill("#extensions_install_url textarea, #extensions_install_url input", str(source))
-    page.click("#extensions_install")
+
+    asked = click_and_answer(page, "#extensions_install", accept=False)
+    page.wait_for_function("document.querySelector('#extensions_install_result').innerText.includes('Cancelled')")
+    assert len(asked) == 1 and str(source) in asked[0] and "trust" in asked[0]
+    assert not (ui_server.data_dir / "extensions" / "greeter").exists()
+
+    asked = click_and_answer(page, "#extensions_install", accept=True)
     page.wait_for_function("document.querySelector('#extensions_install_result').innerText.includes('Installed')")
+    assert len(asked) == 1
     assert (ui_server.data_dir / "extensions" / "greeter" / "plugin.py").exists()
 
 
@@ -111,7 +132,7 @@ def test_pasted_infotext_fills_fields_and_script_controls(ui_server, page):
 
 
 def test_installing_is_refused_when_listening_beyond_localhost(tmp_path_factory, tiny_single_file, page):
-    server = start_ui_server(tmp_path_factory.mktemp("ui-listen"), tiny_single_file, "--listen")
+    server = start_ui_server(tmp_path_factory.mktemp("ui-listen"), tiny_single_file, "--listen", "--insecure")
     try:
         open_tab(page, server, "Extensions")  # the same browser, pointed at the second server
         page.get_by_role("tab", name="Install", exact=True).click()
@@ -124,13 +145,18 @@ def test_installing_is_refused_when_listening_beyond_localhost(tmp_path_factory,
 
 def test_update_and_remove_a_user_extension(ui_server, page):
     open_tab(page, ui_server, "Extensions")
-    page.click("#extensions_update")
+    click_and_answer(page, "#extensions_update", accept=True)
     page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('Choose')")
     page.click("#extensions_target input")
     page.get_by_role("option", name="broken_import").click()
-    page.click("#extensions_update")
+    asked = click_and_answer(page, "#extensions_update", accept=True)
     page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('not installed from git')")
-    page.click("#extensions_remove")
+    assert "Update the extension broken_import" in asked[0]
+    asked = click_and_answer(page, "#extensions_remove", accept=False)
+    page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('Cancelled')")
+    assert len(asked) == 1 and "Remove the extension broken_import" in asked[0]
+    assert (ui_server.data_dir / "extensions" / "broken_import").exists()
+    click_and_answer(page, "#extensions_remove", accept=True)
     page.wait_for_function("document.querySelector('#extensions_message').innerText.includes('Removed broken_import')")
     assert not (ui_server.data_dir / "extensions" / "broken_import").exists()
     assert (ui_server.data_dir / "extensions" / "example").exists()

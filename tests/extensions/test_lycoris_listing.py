@@ -53,9 +53,10 @@ def test_list_items_shows_every_network_file_with_its_card(served):
     assert sorted(items) == ["ink", "old", "paper"]
     assert items["ink"].prompt == "<lora:ink:0.6> ink style"
     assert items["ink"].description == "ink lines"
-    assert items["ink"].filename == str(models / "Lora" / "ink.safetensors")
-    assert items["old"].prompt == "<lora:old:1>" and items["old"].filename.endswith("sub/old.pt")
-    assert items["paper"].filename == str(models / "LyCORIS" / "paper.safetensors")
+    # Paths below the models folder: where the server keeps its files is not shown.
+    assert items["ink"].filename == "Lora/ink.safetensors"
+    assert items["old"].prompt == "<lora:old:1>" and items["old"].filename == "Lora/sub/old.pt"
+    assert items["paper"].filename == "LyCORIS/paper.safetensors"
 
 
 def test_get_loras_answers_in_a1111_shape(served):
@@ -68,13 +69,15 @@ def test_get_loras_answers_in_a1111_shape(served):
     for entry in entries.values():
         assert set(entry) == {"name", "alias", "path", "metadata"}
     assert entries["ink"]["alias"] == "ink-alias"  # ss_output_name from the file's metadata
-    assert entries["ink"]["path"] == str(models / "Lora" / "ink.safetensors")
+    # Unlike A1111's absolute path: the path below the models folder, never where it is on disk.
+    assert entries["ink"]["path"] == "Lora/ink.safetensors"
+    assert not any(str(models) in json.dumps(entry) for entry in entries.values())
     assert entries["ink"]["metadata"]["ss_output_name"] == "ink-alias"
     # As A1111 answers: JSON held inside a metadata string comes back as an object.
     assert entries["ink"]["metadata"]["ss_tag_frequency"] == {"10_ink": {"ink": 3, "lines": 2}}
     assert entries["ink"]["metadata"]["sshs_model_hash"].startswith("0x")  # written by the package's saver
-    old_path = str(models / "Lora" / "sub" / "old.pt")
-    assert entries["old"] == {"name": "old", "alias": "old", "path": old_path, "metadata": {}}  # pickle: not opened
+    # A pickle is not opened just to list it: no metadata.
+    assert entries["old"] == {"name": "old", "alias": "old", "path": "Lora/sub/old.pt", "metadata": {}}
 
 
 def test_refresh_loras_answers_and_new_files_show_up(served):

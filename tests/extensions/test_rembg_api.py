@@ -83,9 +83,9 @@ def test_a_model_file_in_the_models_folder_is_used(client, engine):
 @pytest.mark.parametrize(
     ("image", "reason"),
     [
-        ("not base64!!", "not a base64-encoded image"),
-        (base64.b64encode(b"plain text, not a picture").decode(), "not a base64-encoded image"),
-        ("", "not a base64-encoded image"),
+        ("not base64!!", "input_image: not valid base64"),
+        (base64.b64encode(b"plain text, not a picture").decode(), "input_image: not an image"),
+        ("", "input_image: not an image"),
     ],
 )
 def test_bad_images_are_refused_with_a_reason(client, image, reason):
@@ -110,3 +110,12 @@ def test_unknown_and_missing_models_are_refused_with_a_reason(client, engine):
 
     answer = client.post("/rembg", json={"model": "u2net"})
     assert answer.status_code == 422  # input_image is required
+
+
+def test_an_image_declaring_more_pixels_than_the_limit_is_413_before_decoding(client, engine):
+    from tests.integration.test_api_limits import bilevel_png
+
+    bomb = base64.b64encode(bilevel_png(12000, 12000)).decode("ascii")
+    answer = client.post("/rembg", json={"input_image": bomb})
+    assert answer.status_code == 413 and "image_max_pixels" in answer.json()["detail"]
+    assert client.post("/rembg", json={"input_image": "bm90IGFuIGltYWdl"}).status_code == 422

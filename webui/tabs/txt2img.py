@@ -1,5 +1,6 @@
 """The txt2img tab, laid out as A1111 users know it."""
 
+import asyncio
 import html
 
 import gradio as gr
@@ -84,7 +85,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             message = gr.HTML(elem_id="txt2img_message")
     session = gr.State({})
 
-    def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
+    async def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
             cfg_scale, seed_value, state, chosen_styles, *rest):  # fmt: skip
         extra_values, rest = rest[: len(seed_extra.fields)], rest[len(seed_extra.fields) :]
         hires_values, (script_choice, *script_values) = rest[: len(hires.fields)], rest[len(hires.fields) :]
@@ -117,7 +118,11 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             return
         state = {**state, "job_id": job.id}
         shown = None
-        while not job.wait(POLL_SECONDS):
+        # Polled on the event loop: a browser waiting in the queue holds no worker thread.
+        while not job.done:
+            await asyncio.sleep(POLL_SECONDS)
+            if job.done:
+                break
             fresh = job.preview if job.preview is not shown else None
             shown = job.preview
             yield (gr.skip(), progress_html(job, engine.queue.position(job)), gr.skip(), gr.skip(), state,
@@ -134,11 +139,15 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         notes = list(result.warnings)
         if result.interrupted:
             notes.append(f"Interrupted: {len(result.images)} image(s) made")
+        save_error = getattr(result, "save_error", None)
+        if save_error:  # the pictures are still shown: download them before they are lost
+            notes.append(f"Not saved: {save_error}")
         state = {**state, "last_seed": result.seed}
         info = _infotext_html(result.infotexts[0]) if result.infotexts else ""
-        yield images, "", info, message_html("; ".join(notes), "info"), state, None
+        kind = "error" if save_error else "info"
+        yield images, "", info, message_html("; ".join(notes), kind), state, None
 
-    def stop(state):
+    async def stop(state):
         job = engine.queue.get(state.get("job_id", "")) if state else None
         if job is not None and not job.done:
             engine.queue.cancel(job)
@@ -152,7 +161,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     prompt.submit(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
     interrupt.click(stop, inputs=session, outputs=None, concurrency_limit=None, queue=False)
 
-    def skip_batch(state):
+    async def skip_batch(state):
         job = engine.queue.get(state.get("job_id", "")) if state else None
         if job is not None and not job.done:
             job.skip()
@@ -165,7 +174,10 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
 
     def paste_parameters(text):
         """Infotext pasted into the prompt box -> every field it names, scripts' args included."""
-        fields = engine.fields_from_infotext(text or "")
+        try:
+            fields = engine.fields_from_infotext(text or "")
+        except ValueError as error:  # e.g. longer than the parser's limit
+            return {message: message_html(str(error), "error")}
         if not any(key in fields for key in ("steps", "seed", "sampler_name")):
             return {message: message_html("The prompt holds no generation parameters to read", "error")}
         updates = {message: message_html("Parameters read from the pasted text", "info")}

@@ -1,6 +1,8 @@
 from pathlib import Path
 
-from modules.config.flags import parse_flags
+import pytest
+
+from modules.config.flags import comma_list, parse_flags
 from modules.config.paths import Paths
 
 
@@ -23,3 +25,25 @@ def test_data_dir_and_ckpt_dir_set_the_paths(tmp_path):
     assert paths.models_dir == tmp_path / "models"
     assert paths.outputs_dir == tmp_path / "outputs"
     assert paths.checkpoint_dirs == (tmp_path / "models" / "Stable-diffusion", Path(tmp_path / "more"))
+
+
+def test_security_flags_default_to_a_local_server_without_login():
+    flags = parse_flags([])
+    assert (flags.gradio_auth, flags.gradio_auth_path, flags.api_auth, flags.insecure) == (None, None, None, False)
+    assert (flags.allowed_hosts, flags.cors_allow_origins, flags.cors_allow_origins_regex) == ("", "", None)
+    assert flags.max_body_size == 64
+    given = parse_flags(["--api-auth", "a:b", "--cors-allow-origins", "http://x, http://y", "--max-body-size", "8"])
+    assert comma_list(given.cors_allow_origins) == ["http://x", "http://y"] and given.max_body_size == 8
+
+
+def test_every_flag_that_carries_a_secret_says_auth():
+    # /sdapi/v1/cmd-flags masks flags whose name contains "auth".
+    secret = {"gradio_auth", "gradio_auth_path", "api_auth"}
+    assert secret <= set(vars(parse_flags([]))) and all("auth" in name for name in secret)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "lots"])
+def test_max_body_size_must_be_a_positive_number(value, capsys):
+    with pytest.raises(SystemExit):
+        parse_flags(["--max-body-size", value])
+    assert "--max-body-size" in capsys.readouterr().err

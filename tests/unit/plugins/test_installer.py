@@ -79,7 +79,48 @@ def test_a_folder_without_plugin_is_refused_and_cleaned_up(tmp_path):
     (source / "README.md").write_text("hello")
     with pytest.raises(installer.ExtensionInstallError, match="no plugin.py"):
         installer.install(str(source), tmp_path / "extensions")
-    assert list((tmp_path / "extensions").iterdir()) == []
+    assert not (tmp_path / "extensions").exists() or list((tmp_path / "extensions").iterdir()) == []
+
+
+def test_a_big_folder_without_plugin_is_refused_before_anything_is_copied(tmp_path):
+    source = tmp_path / "photos"
+    (source / "2024").mkdir(parents=True)
+    for index in range(200):
+        (source / "2024" / f"{index}.jpg").write_bytes(b"\xff" * 1024)
+    # A link to itself cannot be copied (ELOOP): had the copy been tried, it would fail on it.
+    (source / "2024" / "loop").symlink_to("loop")
+    root = tmp_path / "extensions"
+    with pytest.raises(installer.ExtensionInstallError, match="photos has no plugin.py"):
+        installer.install(str(source), root)
+    assert not root.exists()  # not even a staging folder was made
+
+
+def test_a_folder_overlapping_the_extensions_folder_is_refused(tmp_path):
+    data = tmp_path / "data"
+    root = data / "extensions"
+    (root / "present").mkdir(parents=True)
+    (root / "present" / "plugin.py").write_text(PLUGIN.format(version=1))
+    (data / "plugin.py").write_text(PLUGIN.format(version=1))
+    with pytest.raises(installer.ExtensionInstallError, match="is inside the extensions folder"):
+        installer.install(str(root / "present"), root, name="again")
+    with pytest.raises(installer.ExtensionInstallError, match="it would be copied into itself"):
+        installer.install(str(data), root, name="data")
+    assert sorted(p.name for p in root.iterdir()) == ["present"]
+
+
+def test_a_symlink_loop_is_refused_and_links_inside_are_copied_as_links(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop")
+    root = tmp_path / "extensions"
+    with pytest.raises(installer.ExtensionInstallError, match="cannot use .*loop"):
+        installer.install(str(loop), root, name="loop")
+    source = tmp_path / "ext"
+    source.mkdir()
+    (source / "plugin.py").write_text(PLUGIN.format(version=4))
+    (source / "up").symlink_to("..")  # followed, the copy would never end
+    target = installer.install(str(source), root)
+    assert (target / "up").is_symlink() and os.readlink(target / "up") == ".."
+    assert (target / "plugin.py").read_text() == PLUGIN.format(version=4)
 
 
 def test_bundled_extensions_cannot_be_removed_or_updated(tmp_path):

@@ -285,3 +285,12 @@ def test_linked_folders_are_followed_and_a_link_loop_is_walked_once(tmp_path, to
 
     assert report.loaded == ("linked-in", "local")
     assert report.skipped == {}
+
+
+def test_a_fifo_in_the_folder_is_passed_over_without_blocking(tmp_path, tokenizer):
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    os.mkfifo(folder / "stuck.pt")  # reading it would wait for a writer forever
+    save_file({"emb_params": vectors(1)}, str(folder / "real.safetensors"))
+    report = EmbeddingDatabase(folder).load(tokenizer, SD1_DIM)
+    assert list(report.loaded) == ["real"] and "stuck" not in str(report.skipped)

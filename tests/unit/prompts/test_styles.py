@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modules.prompts.styles import Style, StyleDatabase, apply_styles_to_prompt, extract_styles_from
+from modules.prompts.styles import (
+    MAX_STYLE_FIELD_CHARS,
+    MAX_STYLES_FILE_BYTES,
+    Style,
+    StyleDatabase,
+    apply_styles_to_prompt,
+    extract_styles_from,
+    render_styles_csv,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -59,6 +67,45 @@ def test_a_file_without_header_is_reported_and_never_overwritten(tmp_path):
     with pytest.raises(ValueError, match="fix or move the file"):
         db.save(Style("New", "x"))
     assert path.read_text() == "just,some,values\n"
+
+
+def test_a_style_longer_than_the_csv_field_limit_is_read_with_the_others(tmp_path):
+    # A1111 or a text editor can write a style longer than Python's csv field limit (131,072
+    # characters); before, that one row made the whole file unreadable.
+    huge = "detailed, " * 20_000
+    styles = {"Before": Style("Before", "a"), "Huge": Style("Huge", huge, "n"), "After": Style("After", "", "b")}
+    path = write_csv(tmp_path / "styles.csv", "\ufeff" + render_styles_csv(styles))
+    db = StyleDatabase(path)
+    assert db.load_error is None and list(db.styles) == ["Before", "Huge", "After"]
+    assert db.styles["Huge"] == Style("Huge", huge, "n")
+    db.save(Style("New", "x"))  # rewriting keeps the long one
+    assert StyleDatabase(path).styles["Huge"].prompt == huge
+
+
+@pytest.mark.parametrize("field", ["name", "prompt", "negative_prompt"])
+def test_saving_a_style_over_the_length_limit_is_refused_with_the_limit(tmp_path, field):
+    path = write_csv(tmp_path / "styles.csv", "name,prompt,negative_prompt\nA,a,\n")
+    before = path.read_bytes()
+    db = StyleDatabase(path)
+    style = Style(**{"name": "Long", field: "x" * (MAX_STYLE_FIELD_CHARS + 1)})
+    label = field.replace("_", " ")
+    with pytest.raises(ValueError, match=f"style's {label} is 65,537 characters long; the limit is 65,536"):
+        db.save(style)
+    assert path.read_bytes() == before and list(db.styles) == ["A"]
+    db.save(Style("Longest", "x" * MAX_STYLE_FIELD_CHARS))
+    assert len(StyleDatabase(path).styles["Longest"].prompt) == MAX_STYLE_FIELD_CHARS
+
+
+def test_a_styles_file_over_the_size_limit_is_refused_and_never_overwritten(tmp_path):
+    path = tmp_path / "styles.csv"
+    with open(path, "wb") as handle:  # sparse: the size without the disk space
+        handle.write(b"name,prompt,negative_prompt\n")
+        handle.truncate(MAX_STYLES_FILE_BYTES + 1)
+    db = StyleDatabase(path)
+    assert db.styles == {} and "the limit is 67,108,864" in db.load_error
+    with pytest.raises(ValueError, match="fix or move the file"):
+        db.save(Style("New", "x"))
+    assert path.stat().st_size == MAX_STYLES_FILE_BYTES + 1
 
 
 def test_apply_with_and_without_placeholder_and_empty_parts():
@@ -177,7 +224,7 @@ def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path):
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
         "db = StyleDatabase(sys.argv[1])\n"
         "try:\n"
-        "    db.save(Style('Big', 'x' * 100_000))\n"
+        "    db.save(Style('Big', 'x' * 60_000))\n"
         "except OSError as error:\n"
         "    print('failed', error.errno, list(db.styles))\n"
     )

@@ -1,0 +1,109 @@
+"""Read-only /sdapi/v1 routes in A1111's shapes: command-line flags, memory, and the lists of
+upscalers, VAEs, hypernetworks, face restorers and RealESRGAN models (empty where we have none)."""
+
+import os
+from pathlib import PurePath
+from typing import Any
+
+from fastapi import APIRouter
+
+from modules.api.safety import FiniteJsonRoute, describe
+from modules.engine import Engine
+from modules.processing.upscalers import IMAGE_UPSCALERS, LATENT_UPSCALERS
+
+# Flags whose value is a secret (e.g. --api-auth user:password): listed, never shown.
+SECRET_MARKERS = ("auth", "password", "secret", "token")
+HIDDEN = "<hidden>"
+
+
+def build_info_router(engine: Engine) -> APIRouter:
+    router = APIRouter(tags=["sdapi"], route_class=FiniteJsonRoute)
+
+    @router.get("/cmd-flags")
+    def cmd_flags() -> dict[str, Any]:
+        return {key: _shown_flag(key, value) for key, value in sorted(vars(engine.flags).items())}
+
+    @router.get("/memory")
+    def memory() -> dict[str, Any]:
+        return {"ram": ram_usage(), "cuda": cuda_usage()}
+
+    @router.get("/upscalers")
+    def upscalers() -> list[dict[str, Any]]:
+        # The ones that need no model, named as A1111 lists them (its default scale is 4).
+        return [
+            {"name": name, "model_name": None, "model_path": None, "model_url": None, "scale": 4}
+            for name in IMAGE_UPSCALERS
+        ]
+
+    @router.get("/latent-upscale-modes")
+    def latent_upscale_modes() -> list[dict[str, str]]:
+        return [{"name": name} for name in LATENT_UPSCALERS]
+
+    # Not supported yet: A1111's clients get the empty lists they handle.
+    for path in ("/sd-vae", "/hypernetworks", "/face-restorers", "/realesrgan-models"):
+        router.add_api_route(path, _empty_list, methods=["GET"])
+
+    return router
+
+
+def _empty_list() -> list:
+    return []
+
+
+def _shown_flag(key: str, value: Any) -> Any:
+    if any(marker in key.lower() for marker in SECRET_MARKERS):
+        return HIDDEN if value else None
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [str(item) if isinstance(item, PurePath) else item for item in value]
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def ram_usage() -> dict[str, Any]:
+    """A1111's shape: `used` is this process's resident memory, `free` is total minus that."""
+    try:
+        import psutil
+
+        rss = psutil.Process(os.getpid()).memory_info().rss
+        total = psutil.virtual_memory().total
+    except ImportError:
+        rss, total = _proc_rss(), _proc_total()
+    except Exception as error:  # noqa: BLE001 - a report, never a failed request
+        return {"error": describe(error)}
+    return {"free": total - rss, "used": rss, "total": total}
+
+
+def _proc_rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _proc_total() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def cuda_usage() -> dict[str, Any]:
+    """A1111's shape when CUDA is there, {"error": ...} otherwise. torch is imported here, on
+    request, never at start-up."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return {"error": "unavailable"}
+        free, total = torch.cuda.mem_get_info()
+        stats = torch.cuda.memory_stats()
+    except Exception as error:  # noqa: BLE001 - a report, never a failed request
+        return {"error": describe(error)}
+
+    def pair(name: str) -> dict[str, int]:
+        return {"current": stats.get(f"{name}.all.current", 0), "peak": stats.get(f"{name}.all.peak", 0)}
+
+    return {
+        "system": {"free": free, "used": total - free, "total": total},
+        "active": pair("active_bytes"),
+        "allocated": pair("allocated_bytes"),
+        "reserved": pair("reserved_bytes"),
+        "inactive": pair("inactive_split_bytes"),
+        "events": {"retries": stats.get("num_alloc_retries", 0), "oom": stats.get("num_ooms", 0)},
+    }

@@ -8,6 +8,7 @@ Only regular files are ever read: a FIFO would block the reader forever and a de
 
 import hashlib
 import json
+import logging
 import os
 import stat
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from modules.atomic import write_text_atomic
 
+log = logging.getLogger(__name__)
 SHORT_HASH_LENGTH = 10
 _CHUNK = 1 << 20
 
@@ -120,5 +122,8 @@ class HashCache:
         value = sha256_of_path(path)
         with self._lock:
             self._entries[os.fspath(path)] = {"sha256": value, "fingerprint": _fingerprint(path)}
-            write_text_atomic(self._file, json.dumps(self._entries, indent=1))
+            try:
+                write_text_atomic(self._file, json.dumps(self._entries, indent=1))
+            except OSError as error:  # a full or read-only disk costs a re-hash next start, nothing more
+                log.warning("could not save checkpoint hashes to %s: %s", self._file, error)
         return value

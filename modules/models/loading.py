@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,10 +163,17 @@ def detect_family(keys: set[str], shapes: dict[str, list[int]]) -> str:
 
 
 def _materialize_embedded_config(text: str, cache_dir: Path) -> Path:
-    configs = json.loads(text)
     folder = cache_dir / "configs" / hashlib.sha256(text.encode()).hexdigest()[:16]
     if (folder / "model_index.json").is_file():
         return folder
+    try:
+        return _write_config_folder(text, folder)
+    except OSError:  # a full or read-only data dir must not stop a model from loading
+        return _write_config_folder(text, Path(tempfile.mkdtemp(prefix="sdstudio-config-")))
+
+
+def _write_config_folder(text: str, folder: Path) -> Path:
+    configs = json.loads(text)
     for part in ("unet", "vae", "text_encoder"):
         write_text_atomic(folder / part / "config.json", json.dumps(configs[part], indent=1))
     for part in ("tokenizer", "scheduler"):

@@ -186,3 +186,27 @@ def test_listen_with_insecure_starts_and_extension_routes_follow_api(tmp_path):
     finally:
         server.stop()
     assert "no login (--insecure)" in server.log()
+
+
+def test_every_state_changing_route_the_server_lists_refuses_a_foreign_origin(server):
+    """Not a sample: each POST/PUT/PATCH/DELETE route in the API schema, and every Gradio event
+    of the page (through the queue, as the page calls them), refused from another site."""
+    schema = requests.get(server.url + "/openapi.json", timeout=30).json()
+    routes = [
+        (method.upper(), path.replace("{", "").replace("}", ""))
+        for path, methods in schema["paths"].items()
+        for method in methods
+        if method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+    ]
+    assert len(routes) >= 10 and ("POST", "/sdapi/v1/txt2img") in routes
+    foreign = {"Origin": "http://evil.example"}
+    for method, path in routes:
+        answer = requests.request(method, server.url + path, json={}, headers=foreign, timeout=30)
+        assert answer.status_code == 403, (method, path, answer.status_code)
+    config = requests.get(server.url + "/config", timeout=30).json()
+    events = [index for index, _ in enumerate(config["dependencies"])]
+    assert len(events) > 20
+    for fn_index in events:
+        body = {"data": [], "fn_index": fn_index, "session_hash": "probe", "event_data": None, "trigger_id": None}
+        answer = requests.post(server.url + "/gradio_api/queue/join", json=body, headers=foreign, timeout=30)
+        assert answer.status_code == 403, (fn_index, answer.status_code)

@@ -146,18 +146,23 @@ class Engine:
             names, prompt, negative = self.styles.extract_styles(fields["prompt"], fields.get("negative_prompt", ""))
             if names:
                 fields.update(prompt=prompt, negative_prompt=negative, styles=names)
-        alwayson = {}
+        alwayson = self.alwayson_args_from_infotext(parsed)
+        if alwayson:
+            fields["alwayson_scripts"] = alwayson
+        return fields
+
+    def alwayson_args_from_infotext(self, params: dict) -> dict:
+        """{script title: its args} for each always-on script whose keys the parsed infotext has."""
+        found = {}
         for script in self.plugins.alwayson_scripts:
             try:
-                args = args_from_infotext(script, parsed)
+                args = args_from_infotext(script, params)
             except ValueError as error:  # a hand-edited value: keep the rest, say what was dropped
                 self.extensions.report_error(self.plugins.script_owner[script.title], f"infotext: {error}")
                 continue
             if args is not None:
-                alwayson[script.title] = args.model_dump()
-        if alwayson:
-            fields["alwayson_scripts"] = alwayson
-        return fields
+                found[script.title] = args.model_dump()
+        return found
 
     def submit_model_switch(self, wanted: str) -> Job:
         """Switching goes through the queue too, so it never swaps weights under a running job.

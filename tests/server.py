@@ -1,6 +1,7 @@
 """Start the app the way a user does (`launch.py ... --skip-install`) on a free local port."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -65,3 +66,14 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self._log.close()
+
+
+def start_api_server(data_dir: Path, models: Path | None = None, *args: str) -> RunningServer:
+    """The API alone (`--api --nowebui`) on data_dir, with a copy of the `models` folder if given."""
+    if models is not None:
+        shutil.copytree(models, data_dir / "models")
+    running = RunningServer(
+        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(data_dir), *args], data_dir / "server.log"
+    )
+    running.data_dir = data_dir
+    return running

@@ -6,7 +6,6 @@ the text shows them (strings), plus the values A1111 assumes for keys an infotex
 """
 
 from modules.images.infotext import parse_infotext
-from modules.plugins.scripts import args_from_infotext
 from modules.prompts.parser import parse_prompt_attention
 
 # Keys whose "WxH" value A1111 splits into "<key>-1" and "<key>-2" only.
@@ -62,25 +61,10 @@ def a1111_parameters(text: str, engine) -> dict:
         params.setdefault("Emphasis", "Original")
     params.setdefault("Refiner switch by sampling steps", False)
     engine.extensions.call("infotext_pasted", infotext=text, params=params)
-    alwayson = alwayson_script_args(params, engine)
+    alwayson = engine.alwayson_args_from_infotext(params)
     if alwayson:
         params["alwayson_scripts"] = alwayson  # ours, not A1111's: ready for txt2img's alwayson_scripts
     return params
-
-
-def alwayson_script_args(params: dict, engine) -> dict:
-    """{script title: its args} for each always-on script whose keys the infotext has. Values
-    are the text's, so they are typed by each script's own Args model."""
-    found = {}
-    for script in engine.plugins.alwayson_scripts:
-        try:
-            args = args_from_infotext(script, params)
-        except ValueError as error:  # a hand-edited value: keep the rest, say what was dropped
-            engine.extensions.report_error(engine.plugins.script_owner[script.title], f"infotext: {error}")
-            continue
-        if args is not None:
-            found[script.title] = args.model_dump()
-    return found
 
 
 def _uses_emphasis(prompt: str) -> bool:

@@ -5,7 +5,6 @@ import base64
 import io
 import json
 import re
-import shutil
 
 import pytest
 import requests
@@ -13,7 +12,7 @@ from PIL import Image, PngImagePlugin
 
 from modules.api.models import Txt2ImgBody
 from modules.config.settings import CORE_SETTINGS
-from tests.server import RunningServer
+from tests.server import start_api_server
 
 USER, PASSWORD = "tester", "s3cret-pw"
 NONFINITE = ("NaN", "Infinity", "-Infinity")
@@ -33,12 +32,7 @@ EXTRAS_NUMBERS = ("resize_mode", "upscaling_resize", "upscaling_resize_w", "code
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("api-contract")
-    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    running = RunningServer(
-        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(data_dir), "--api-auth", f"{USER}:{PASSWORD}"],
-        data_dir / "server.log",
-    )
-    running.data_dir = data_dir
+    running = start_api_server(data_dir, tiny_single_file.parents[1], "--api-auth", f"{USER}:{PASSWORD}")
     running.session = requests.Session()
     running.session.auth = (USER, PASSWORD)
     yield running
@@ -222,9 +216,7 @@ def test_broken_default_checkpoint_is_503_with_the_reason(tmp_path):
     folder = tmp_path / "models" / "Stable-diffusion"
     folder.mkdir(parents=True)
     (folder / "broken.safetensors").write_bytes(b"this is not a safetensors file" * 10)
-    running = RunningServer(
-        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(tmp_path)], tmp_path / "server.log"
-    )
+    running = start_api_server(tmp_path)
     try:
         for response in (
             requests.get(running.url + "/sdapi/v1/embeddings", timeout=60),

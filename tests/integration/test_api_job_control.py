@@ -1,7 +1,6 @@
 """Job control over HTTP under load: progress, interrupt and skip answer at once with any queue,
 and a client stops only its own job (A1111's force_task_id and /internal/progress)."""
 
-import shutil
 import threading
 import time
 
@@ -10,7 +9,7 @@ import pytest
 import requests
 
 from tests.integration.test_api_server import decode
-from tests.server import RunningServer
+from tests.server import start_api_server
 
 QUEUED_CLIENTS = 64
 
@@ -18,10 +17,7 @@ QUEUED_CLIENTS = 64
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("api-jobs")
-    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    running = RunningServer(
-        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(data_dir)], data_dir / "server.log"
-    )
+    running = start_api_server(data_dir, tiny_single_file.parents[1])
     yield running
     running.stop()
 

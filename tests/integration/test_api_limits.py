@@ -3,7 +3,6 @@ hires targets and batches within the size limits, and a full disk answered 507 w
 
 import base64
 import json
-import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 import requests
 
 from tests.fixtures.filesystems import fill, small_tmpfs
-from tests.server import RunningServer
+from tests.server import start_api_server
 
 SMALL = {"steps": 2, "width": 64, "height": 64, "seed": 3}
 
@@ -20,11 +19,7 @@ SMALL = {"steps": 2, "width": 64, "height": 64, "seed": 3}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("api-limits")
-    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    running = RunningServer(
-        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(data_dir)], data_dir / "server.log"
-    )
-    running.data_dir = data_dir
+    running = start_api_server(data_dir, tiny_single_file.parents[1])
     yield running
     running.stop()
 

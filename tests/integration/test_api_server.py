@@ -3,7 +3,6 @@
 import base64
 import io
 import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -12,17 +11,13 @@ import requests
 from PIL import Image
 
 from modules.images.infotext import parse_infotext
-from tests.server import RunningServer
+from tests.server import start_api_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("api-data")
-    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    running = RunningServer(
-        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(data_dir)], data_dir / "server.log"
-    )
-    running.data_dir = data_dir
+    running = start_api_server(data_dir, tiny_single_file.parents[1])
     yield running
     running.stop()
 
@@ -120,9 +115,7 @@ def test_models_samplers_and_schedulers(server):
 
 
 def test_no_checkpoint_is_a_clear_error(tmp_path):
-    running = RunningServer(
-        ["--api", "--nowebui", "--no-demo-model", "--data-dir", str(tmp_path)], tmp_path / "server.log"
-    )
+    running = start_api_server(tmp_path)
     try:
         response = post(running, {"steps": 1})
         assert response.status_code == 503

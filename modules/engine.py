@@ -4,6 +4,7 @@ passed to UI and API.
 Nothing here is a module-level global: a test can build two engines side by side.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from modules.processing.token_counter import TokenCounter
 from modules.prompts.cache import EncodingCache
 from modules.prompts.parser import strip_comments
 from modules.prompts.styles import StyleDatabase
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,9 +93,13 @@ class Engine:
             self.tokens = TokenCounter(self)
 
     def submit_txt2img(self, request: Txt2ImgRequest, job_id: str | None = None) -> Job:
-        """Queue a generation (`job_id`: the client's task id). Unknown scripts, styles or
-        checkpoints (UnknownCheckpointError), or bad script arguments, raise ValueError here,
-        before anything is queued."""
+        """Queue a generation (`job_id`: the client's task id). Unknown scripts, styles, settings in
+        override_settings or checkpoints (UnknownCheckpointError), or bad script arguments or
+        override values, raise ValueError here, before anything is queued.
+
+        The settings are snapshotted now, with the request's overrides applied: the job reads only
+        that snapshot, so the Settings tab changing meanwhile does not change the job."""
+        settings = self.settings.snapshot(request.override_settings)
         self.plugins.validate_script_args(request.script_name, request.script_args, request.alwayson_scripts)
         self.styles.apply("", "", request.styles)  # raises for unknown names
         # Checkpoint names are matched among the listed ones now, so a bad one never reaches the
@@ -104,13 +111,36 @@ class Engine:
         def work(job: Job):
             from modules.processing import txt2img
 
-            return txt2img.run(request, self, job)
+            if request.override_settings_restore_afterwards:
+                return txt2img.run(request, self, job, settings)
+            try:
+                result = txt2img.run(request, self, job, settings)
+            except BaseException:
+                self.keep_overrides(request.override_settings)  # A1111 keeps them even when the job fails
+                raise
+            problem = self.keep_overrides(request.override_settings)
+            if problem:
+                result.warnings.append(problem)
+            return result
 
         return self.queue.submit(work, description=f"txt2img: {request.prompt[:60]}", job_id=job_id)
 
-    def prepare_prompts(self, prompt: str, negative_prompt: str, styles: list[str]) -> tuple[str, str]:
-        """Comments removed (setting), then styles applied: the prompts a job starts from."""
-        if self.settings.get("enable_prompt_comments"):
+    def keep_overrides(self, overrides: dict) -> str:
+        """Save a request's override_settings as the settings (A1111's restore_afterwards=False,
+        applied once the job has run). The reason when they could not be saved, "" when they were."""
+        if not overrides:
+            return ""
+        try:
+            self.settings.update(overrides)
+        except (OSError, ValueError) as error:  # e.g. a full disk: the job's pictures still count
+            return f"override_settings were not kept: {error}"
+        return ""
+
+    def prepare_prompts(self, prompt: str, negative_prompt: str, styles: list[str],
+                        settings=None) -> tuple[str, str]:  # fmt: skip
+        """Comments removed (setting: from `settings`, a job's snapshot, or the live ones), then
+        styles applied: the prompts a job starts from."""
+        if (settings or self.settings).get("enable_prompt_comments"):
             prompt, negative_prompt = strip_comments(prompt), strip_comments(negative_prompt)
         if styles:
             prompt, negative_prompt = self.styles.apply(prompt, negative_prompt, styles)
@@ -141,6 +171,8 @@ class Engine:
         parsed = parse_infotext(text)
         self.extensions.call("infotext_pasted", infotext=text, params=parsed)
         fields = infotext_to_fields(parsed)
+        if "override_settings" in fields:
+            fields["override_settings"] = self.readable_overrides(fields["override_settings"])
         if "prompt" in fields and self.styles.styles:
             # Styles are stored applied; take back out those that were, as A1111 does on paste.
             names, prompt, negative = self.styles.extract_styles(fields["prompt"], fields.get("negative_prompt", ""))
@@ -150,6 +182,17 @@ class Engine:
         if alwayson:
             fields["alwayson_scripts"] = alwayson
         return fields
+
+    def readable_overrides(self, overrides: dict) -> dict:
+        """The pasted settings this engine can apply; one it cannot (e.g. A1111's "RNG: NV") is
+        left out, and logged, so the rest of the text still applies."""
+        kept = {}
+        for key, value in overrides.items():
+            try:
+                kept.update(self.settings.checked_overrides({key: value}))
+            except ValueError as error:
+                log.warning("infotext: %s; left out", error)
+        return kept
 
     def alwayson_args_from_infotext(self, params: dict) -> dict:
         """{script title: its args} for each always-on script whose keys the parsed infotext has."""

@@ -58,6 +58,7 @@ class Txt2ImgBody(RequestBody, GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKn
     send_images: bool = True
     save_images: bool = False  # A1111's API default: clients opt in to files on disk
     override_settings: dict[str, Any] = Field(default_factory=dict)
+    override_settings_restore_afterwards: bool = True  # A1111: False keeps the overrides as the settings
     styles: list[str] = Field(default_factory=list)
     script_name: str | None = None
     script_args: Any = Field(default_factory=list)
@@ -70,8 +71,11 @@ class Txt2ImgBody(RequestBody, GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKn
             steps=self.steps,
             sampler_name=self.sampler_name or self.sampler_index,
             scheduler=self.scheduler or "Automatic",
+            # The checkpoint is the request's own; every other override is checked against the
+            # declared settings when the job is submitted (unknown key or bad value: 422).
             checkpoint=self.override_settings.get("sd_model_checkpoint") or None,
-            clip_skip=self.override_settings.get("CLIP_stop_at_last_layers"),
+            override_settings={k: v for k, v in self.override_settings.items() if k != "sd_model_checkpoint"},
+            override_settings_restore_afterwards=self.override_settings_restore_afterwards,
             styles=self.styles,
             save_images=self.save_images,
             script_name=self.script_name or None,

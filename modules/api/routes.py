@@ -32,6 +32,7 @@ from modules.api.models import (
 from modules.api.pnginfo import a1111_parameters
 from modules.api.safety import FiniteJsonRoute, describe, install_request_safety
 from modules.engine import Engine
+from modules.errors import UnsupportedHere
 from modules.images.decoding import BadImageError, ImageTooLargeError, decode_base64_image
 from modules.images.infotext import parse_infotext
 from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
@@ -238,6 +239,8 @@ def _outcome(job):
         raise HTTPException(status_code=422, detail=str(error)) from error
     except OSError as error:
         raise _storage_or_500(error) from error
+    except UnsupportedHere as error:  # a valid request this machine cannot serve: the server's limit
+        raise HTTPException(status_code=501, detail=str(error)) from error
     except RuntimeError as error:  # e.g. a Script-menu script that failed: say which and why
         raise HTTPException(status_code=500, detail=str(error) or describe(error)) from error
     except Exception as error:
@@ -340,14 +343,17 @@ def _info(result, body: Txt2ImgBody, job, engine) -> dict:
         if key not in _CORE_INFOTEXT_KEYS and not (key[-2:] in ("-1", "-2") and key[:-2] in parsed)
     }
     started = job.started or time.time()
+    # Each image records its own prompts and seeds (an extension may change one image's prompt);
+    # the single values are the first image's, as A1111's are, or the job's when none was made.
+    first = result.images[0] if result.images else None
     return {
-        "prompt": result.prompt,
-        "all_prompts": [result.prompt] * len(result.images),
-        "negative_prompt": result.negative_prompt,
-        "all_negative_prompts": [result.negative_prompt] * len(result.images),
-        "seed": result.seed,
+        "prompt": first.prompt if first else result.prompt,
+        "all_prompts": result.prompts,
+        "negative_prompt": first.negative_prompt if first else result.negative_prompt,
+        "all_negative_prompts": result.negative_prompts,
+        "seed": first.seed if first else result.seed,
         "all_seeds": result.seeds,
-        "subseed": result.subseeds[0] if result.subseeds else -1,
+        "subseed": first.subseed if first and first.subseed is not None else -1,
         "all_subseeds": result.subseeds,
         "subseed_strength": result.subseed_strength,
         "width": result.width,

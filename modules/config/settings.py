@@ -257,6 +257,26 @@ class Settings:
     def values(self) -> dict[str, Any]:
         return {spec.key: self.get(spec.key) for spec in self.specs}
 
+    def checked_overrides(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        """{key: value} with each value coerced by its option; ValueError naming the first key that is
+        unknown or whose value the option refuses (so an API request is refused before it is queued)."""
+        checked = {}
+        for key, value in (overrides or {}).items():
+            if key not in self._specs:
+                raise ValueError(f"override_settings: unknown setting {key!r}")
+            try:
+                checked[key] = self._specs[key].coerce(value)
+            except ValueError as error:
+                raise ValueError(f"override_settings: {error}") from None
+        return checked
+
+    def snapshot(self, overrides: dict[str, Any] | None = None) -> "SettingsSnapshot":
+        """The values now, with `overrides` applied: what one job reads from start to end, whatever
+        the Settings tab changes meanwhile. ValueError (see checked_overrides) for a bad override."""
+        checked = self.checked_overrides(overrides)
+        with self._lock:
+            return SettingsSnapshot(dict(self._specs), {**self.values(), **checked})
+
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Validate every change first, then write once: all or nothing. Returns what changed.
 
@@ -295,6 +315,40 @@ class Settings:
                 continue
             kept[key] = value
         return kept
+
+    def disabled_extensions(self) -> set[str]:
+        return {name.strip() for name in str(self.get("disabled_extensions")).split(",") if name.strip()}
+
+
+class SettingsSnapshot:
+    """Frozen values of every declared option, read like Settings (`get(key)`, `values()`). A job
+    holds one, so a setting changed while it runs (or waits) leaves it as it was asked for."""
+
+    __slots__ = ("_specs", "_values")
+
+    def __init__(self, specs: dict[str, SettingSpec], values: dict[str, Any]):
+        object.__setattr__(self, "_specs", specs)
+        object.__setattr__(self, "_values", values)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a settings snapshot cannot be changed")
+
+    @property
+    def specs(self) -> list[SettingSpec]:
+        return list(self._specs.values())
+
+    def spec(self, key: str) -> SettingSpec:
+        try:
+            return self._specs[key]
+        except KeyError:
+            raise KeyError(f"unknown setting {key!r}") from None
+
+    def get(self, key: str) -> Any:
+        self.spec(key)  # an unknown key raises as Settings.get does
+        return self._values[key]
+
+    def values(self) -> dict[str, Any]:
+        return dict(self._values)
 
     def disabled_extensions(self) -> set[str]:
         return {name.strip() for name in str(self.get("disabled_extensions")).split(",") if name.strip()}

@@ -123,11 +123,23 @@ INFOTEXT_FIELDS = {
     "Hires resize-1": "hr_resize_x",
     "Hires resize-2": "hr_resize_y",
 }
+# Infotext key -> setting, for keys a job writes from its settings (each only when not at its
+# default): pasted back, they become the request's override_settings, as A1111 does.
+INFOTEXT_SETTINGS = {
+    "ENSD": "eta_noise_seed_delta",
+    "RNG": "randn_source",
+    "Emphasis": "emphasis",
+}
 HIRES_KEYS = ("Hires upscale", "Hires resize", "Hires upscaler", "Hires steps")
 
 
 def infotext_to_fields(parsed: dict) -> dict:
+    """Request fields from parsed infotext; settings it records go in "override_settings"
+    (unchecked here: the caller checks them against the declared options)."""
     fields = {field: parsed[key] for key, field in INFOTEXT_FIELDS.items() if key in parsed}
     if any(key in parsed for key in HIRES_KEYS):
         fields["enable_hr"] = True
+    overrides = {setting: parsed[key] for key, setting in INFOTEXT_SETTINGS.items() if key in parsed}
+    if overrides:
+        fields["override_settings"] = overrides
     return fields

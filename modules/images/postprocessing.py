@@ -28,7 +28,8 @@ def parse_step_args(registry, raw: dict[str, dict]) -> list[tuple[object, BaseMo
 
 
 def run_steps(engine, image: Image.Image, chosen: list[tuple[object, BaseModel]]) -> Image.Image:
-    context = StepContext(settings=engine.settings, models_dir=engine.paths.models_dir)
+    # A snapshot: a setting changed while the steps run does not change them halfway.
+    context = StepContext(settings=engine.settings.snapshot(), models_dir=engine.paths.models_dir)
     for step, args in chosen:
         try:
             image = step.run(image, args, context)

@@ -98,12 +98,13 @@ def process(p):
 
 @hookspec
 def before_process_batch(p, batch_index, prompts, seeds):
-    """Before each batch (`prompts` and `seeds` are the lists for this batch, mutable)."""
+    """Before each batch. `prompts` and `seeds` are `p.prompts` and `p.seeds`, this batch's lists
+    (tags stripped), mutable: what is left there is sampled and recorded per image."""
 
 
 @hookspec
 def process_batch(p, batch_index, prompts, seeds):
-    """Each batch, just before sampling starts."""
+    """Each batch, just before sampling starts; the same lists as `before_process_batch`."""
 
 
 @hookspec

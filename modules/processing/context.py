@@ -13,7 +13,7 @@ from pydantic import BaseModel
 class ProcessingContext:
     request: Any  # the Txt2ImgRequest being run (read-only: change the fields below instead)
     model: Any  # modules.models.loading.LoadedModel: unet, text_encoder, vae, tokenizer, info
-    settings: Any  # modules.config.settings.Settings: p.settings.get("key")
+    settings: Any  # a SettingsSnapshot: the job's settings frozen at submit; p.settings.get("key")
     models_dir: Any  # pathlib.Path of models/ (Lora/, rembg/, embeddings/ ...)
     prompt: str
     negative_prompt: str
@@ -32,3 +32,18 @@ class ProcessingContext:
     process: Any = None
     # Free space for one extension to leave data for its own later hooks: key by your name.
     extension_state: dict[str, Any] = field(default_factory=dict)
+    # One entry per image of the job (batch_size x n_iter), as A1111's p has them. Set before the
+    # `process` hook, which may replace entries (e.g. one prompt per image); prompts here keep
+    # their extra-network tags.
+    all_prompts: list[str] = field(default_factory=list)
+    all_negative_prompts: list[str] = field(default_factory=list)
+    all_seeds: list[int] = field(default_factory=list)
+    all_subseeds: list[int] = field(default_factory=list)
+    # The current batch's slice, set before `before_process_batch`: prompts without tags, as they
+    # are encoded. `prompts` and `seeds` are the lists the batch hooks get; change them in place.
+    # A batch shares one negative prompt: its first entry is used (and recorded) for all images.
+    iteration: int = 0  # the batch number
+    prompts: list[str] = field(default_factory=list)
+    negative_prompts: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    subseeds: list[int] = field(default_factory=list)

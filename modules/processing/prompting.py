@@ -18,8 +18,15 @@ def prompt_parts(text: str, steps: int, hires_steps: int | None = None) -> list[
     """`a cat :1.2 AND [red:blue:0.5] dog` -> its weighted parts, each with its schedule (for
     the hires pass when `hires_steps` is given: `when` between 1 and 2 targets that pass)."""
     indexes, flat, _ = get_multicond_prompt_list([text])
-    schedules = get_learned_conditioning_prompt_schedules(flat, steps, hires_steps)
-    return [Part(float(weight), tuple((int(end), str(t)) for end, t in schedules[i])) for i, weight in indexes[0]]
+    # A1111 keeps the space after AND (" a dog"); the tokenizer drops it, so strip it here and
+    # "a AND a" encodes one text, not two equal ones.
+    texts = [flat[i].lstrip() for i, _ in indexes[0]]
+    unique = list(dict.fromkeys(texts))
+    schedules = dict(zip(unique, get_learned_conditioning_prompt_schedules(unique, steps, hires_steps), strict=True))
+    return [
+        Part(float(weight), tuple((int(end), str(t)) for end, t in schedules[part]))
+        for part, (_, weight) in zip(texts, indexes[0], strict=True)
+    ]
 
 
 class JobPrompts:
@@ -28,7 +35,7 @@ class JobPrompts:
     def __init__(self, engine, p, network_state=()):
         model = p.model
         embeddings = engine.embeddings_for(model)
-        options = encode_options(engine.settings, p.clip_skip)
+        options = encode_options(p.settings, p.clip_skip)  # the job's snapshot, not the live settings
         layers = model.text_encoder.config.num_hidden_layers
         if options.clip_skip > layers:  # the encoder uses its first layer: say so on the job
             p.warnings.append(f"Clip skip {options.clip_skip} is more than this model's {layers} layers: {layers} used")

@@ -109,6 +109,10 @@ class Txt2ImgRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
     save_images: bool = True
     styles: list[str] = Field(default_factory=list)  # names from styles.csv, applied in order
     clip_skip: int | None = Field(None, ge=1, le=12)  # None: the CLIP_stop_at_last_layers setting
+    # Settings for this request only ({key: value}, checked against the declared options when the
+    # job is submitted); with restore_afterwards False they are also saved once the job has run.
+    override_settings: dict[str, Any] = Field(default_factory=dict)
+    override_settings_restore_afterwards: bool = True
 
     # Scripts (extensions): the Script-menu choice and its arguments (named dict, or a positional
     # list from A1111 clients), and always-on scripts' arguments keyed by title.

@@ -15,6 +15,7 @@ from modules.plugins.types import ImageSavedParams, PostprocessImageParams
 from modules.processing import hires
 from modules.processing.context import ProcessingContext
 from modules.processing.hooks import StageHooks
+from modules.processing.job_images import JobImages
 from modules.processing.networks import ActiveNetworks
 from modules.processing.prompting import JobPrompts
 from modules.processing.request import Txt2ImgRequest
@@ -28,17 +29,21 @@ from modules.sampling.guidance import GuidancePlan
 OUTPUT_SUBDIR = "txt2img-images"
 
 
-def run(request: Txt2ImgRequest, engine, job) -> GenerationResult:
+def run(request: Txt2ImgRequest, engine, job, settings=None) -> GenerationResult:
     """Run a request: through the chosen Script-menu script if any (its run() calls p.process()),
-    otherwise one generation."""
+    otherwise one generation. `settings`: the snapshot taken when the job was submitted (None: one
+    taken now, with the request's override_settings); the job reads no other settings."""
+    if settings is None:
+        settings = engine.settings.snapshot(request.override_settings)
     request, warnings = request.size_adjustments()
     sampler, schedule = catalog.resolve(request.sampler_name, request.scheduler)
     model = engine.models.get(request.checkpoint)
-    prompt, negative_prompt = engine.prepare_prompts(request.prompt, request.negative_prompt, request.styles)
+    prompt, negative_prompt = engine.prepare_prompts(request.prompt, request.negative_prompt, request.styles,
+                                                     settings)  # fmt: skip
     p = ProcessingContext(
         request=request,
         model=model,
-        settings=engine.settings,
+        settings=settings,
         models_dir=engine.paths.models_dir,
         prompt=prompt,
         negative_prompt=negative_prompt,
@@ -69,9 +74,12 @@ def generate(p: ProcessingContext, engine, job, sampler, schedule) -> Generation
     hooks = StageHooks.for_job(engine, p, p.request.alwayson_scripts)
     hooks.run("before_process")
     shown_prompt, shown_negative = p.prompt, p.negative_prompt  # infotext keeps the tags, as A1111's does
+    seed_plan = _seed_plan(p)
+    job_images = JobImages.start(p, seed_plan)
     networks = ActiveNetworks.activate(engine, p)
     try:
         hooks.run("process")
+        job_images.encoded_prompt, job_images.encoded_negative = p.prompt, p.negative_prompt
         result = GenerationResult(
             images=[],
             prompt=shown_prompt,
@@ -89,19 +97,17 @@ def generate(p: ProcessingContext, engine, job, sampler, schedule) -> Generation
             subseed_strength=p.request.subseed_strength,
             warnings=p.warnings,
         )
-        _sample_batches(p, engine, job, hooks, result, SamplingParams(p.steps, sampler, schedule, p.cfg_scale,
-                        p.width, p.height))  # fmt: skip
+        params = SamplingParams(p.steps, sampler, schedule, p.cfg_scale, p.width, p.height)
+        _sample_batches(p, engine, job, hooks, result, params, seed_plan, job_images)
     finally:
         networks.deactivate()
     hooks.run("postprocess", result=result)
     return result
 
 
-def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult, params: "SamplingParams") -> None:
+def _seed_plan(p) -> noise.SeedPlan:
     request = p.request
-    job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
-    second = HiresPass.for_request(p, params) if request.enable_hr else None
-    seed_plan = noise.SeedPlan(
+    return noise.SeedPlan(
         seed=p.seed,
         subseed=request.subseed,
         subseed_strength=request.subseed_strength,
@@ -109,6 +115,13 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         seed_resize_from_w=request.seed_resize_from_w,
         batch_size=request.batch_size,
     )
+
+
+def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult, params: "SamplingParams",
+                    seed_plan: noise.SeedPlan, job_images: JobImages) -> None:  # fmt: skip
+    request = p.request
+    job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
+    second = HiresPass.for_request(p, params) if request.enable_hr else None
     noise_settings = NoiseSettings(
         source=str(p.settings.get("randn_source")),
         ensd=int(p.settings.get("eta_noise_seed_delta") or 0),
@@ -123,14 +136,15 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             result.interrupted = True
             break
         batch_plan = seed_plan.for_batch(batch_index)
-        seeds, subseeds = batch_plan.seeds, batch_plan.subseeds
-        prompts = [p.prompt] * request.batch_size
-        hooks.run("before_process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
-        hooks.run("process_batch", batch_index=batch_index, prompts=prompts, seeds=seeds)
-        refiner = _refiner_switch(engine, p, prompts)
+        job_images.begin_batch(batch_index)
+        # The hooks get p's own lists: what they change in place (or set on p) is what is sampled.
+        hooks.run("before_process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
+        hooks.run("process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
+        prompts, negative, seeds, subseeds = job_images.used()
+        refiner = _refiner_switch(engine, p, prompts, negative)
         latents, stopped = sample_latents(
             p.model,
-            job_prompts.plan(prompts, p.negative_prompt, p.cfg_scale, p.steps),
+            job_prompts.plan(prompts, negative, p.cfg_scale, p.steps),
             seeds,
             params,
             on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
@@ -145,20 +159,30 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             latents = replaced
         if second is not None and not stopped:
             latents, stopped = second.run(
-                p, job_prompts, latents, seeds, prompts, step_hooks,
+                p, job_prompts, latents, seeds, prompts, negative, step_hooks,
                 on_step=lambda step, total, b=batch_index: job.report_step(b, p.steps + step, p.steps + total),
                 should_stop=job.should_stop, on_latents=on_latents,
             )  # fmt: skip
-        for seed, subseed, image in zip(seeds, subseeds, decode_latents(decoder, latents), strict=True):
+        made = zip(prompts, seeds, subseeds, decode_latents(decoder, latents), strict=True)
+        for prompt, seed, subseed, image in made:
             item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
             hooks.run("postprocess_image", params=item)
             params_for_image = infotext_params(result, seed, p)
             if request.subseed_strength > 0:
                 params_for_image["Variation seed"] = subseed
-            infotext = build_infotext(result.prompt, result.negative_prompt, params_for_image)
+            shown, shown_negative = job_images.record(len(result.images), prompt, negative, seed, subseed)
+            infotext = build_infotext(shown, shown_negative, params_for_image)
             path = _save_image(engine, result, item.image, seed, infotext) if request.save_images else None
             result.images.append(
-                GeneratedImage(image=item.image, seed=seed, infotext=infotext, path=path, subseed=subseed)
+                GeneratedImage(
+                    image=item.image,
+                    seed=seed,
+                    infotext=infotext,
+                    path=path,
+                    subseed=subseed,
+                    prompt=shown,
+                    negative_prompt=shown_negative,
+                )
             )
         if stopped and not job.take_skip():  # Skip ends only this batch; Interrupt ends the job
             result.interrupted = True
@@ -200,7 +224,8 @@ class HiresPass:
         p.extra_generation_params.update(hires.infotext_params(r, target, sampler.name, schedule))
         return cls(target, sampler, schedule, steps, min(int(steps * r.denoising_strength), steps))
 
-    def run(self, p, job_prompts, latents, seeds, prompts, step_hooks, on_step, should_stop, on_latents=None):
+    def run(self, p, job_prompts, latents, seeds, prompts, negative, step_hooks, on_step, should_stop,
+            on_latents=None):  # fmt: skip
         model, r = p.model, p.request
         factor = model.vae_scale_factor
         size = (self.target.height // factor, self.target.width // factor)
@@ -212,7 +237,7 @@ class HiresPass:
         if self.run_steps == 0:  # denoising strength 0: the upscale is the result
             return start, False
         hr_prompts = [strip_tags(r.hr_prompt)[0] if r.hr_prompt else text for text in prompts]
-        hr_negative = strip_tags(r.hr_negative_prompt)[0] if r.hr_negative_prompt else p.negative_prompt
+        hr_negative = strip_tags(r.hr_negative_prompt)[0] if r.hr_negative_prompt else negative
         plan = job_prompts.plan(hr_prompts, hr_negative, p.cfg_scale, p.steps, hires_steps=self.steps,
                                 loop_steps=self.run_steps)  # fmt: skip
         generators = noise.generators_for(seeds)
@@ -320,9 +345,9 @@ class RefinerSwitch(ModelSwitch):
     """Loads the refiner checkpoint when the sampler reaches the switch point (the manager keeps
     one model in memory, as A1111 does: the base model is loaded again for the next job)."""
 
-    def __init__(self, engine, p, prompts: list[str]):
+    def __init__(self, engine, p, prompts: list[str], negative: str):
         super().__init__(p.request.refiner_switch_at, self._load)
-        self.engine, self.p, self.prompts = engine, p, prompts
+        self.engine, self.p, self.prompts, self.negative = engine, p, prompts, negative
         self.loaded_model = None
 
     def _load(self):
@@ -330,11 +355,11 @@ class RefinerSwitch(ModelSwitch):
         model = self.engine.models.get(p.request.refiner_checkpoint)
         self.loaded_model = model
         refiner_p = dataclasses.replace(p, model=model)
-        plan = JobPrompts(self.engine, refiner_p).plan(self.prompts, p.negative_prompt, p.cfg_scale, p.steps)
+        plan = JobPrompts(self.engine, refiner_p).plan(self.prompts, self.negative, p.cfg_scale, p.steps)
         return model.unet, plan
 
 
-def _refiner_switch(engine, p, prompts: list[str]) -> RefinerSwitch | None:
+def _refiner_switch(engine, p, prompts: list[str], negative: str) -> RefinerSwitch | None:
     request = p.request
     if not request.refiner_checkpoint or request.refiner_switch_at >= 1.0:
         return None
@@ -342,7 +367,7 @@ def _refiner_switch(engine, p, prompts: list[str]) -> RefinerSwitch | None:
     p.extra_generation_params.update(
         {"Refiner": engine.models.title(info), "Refiner switch at": request.refiner_switch_at}
     )
-    return RefinerSwitch(engine, p, prompts)
+    return RefinerSwitch(engine, p, prompts, negative)
 
 
 def _previewer(p, job, engine):

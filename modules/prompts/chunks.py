@@ -35,7 +35,7 @@ def split_into_chunks(
     comma: int,
     backtrack: int = 20,
 ) -> Tokenized:
-    """`fragments`: [[text, weight], ...] from parse_prompt_attention (["BREAK", -1] included).
+    """`fragments`: [[text, weight], ...] from weighted_fragments (["BREAK", -1] included).
     `tokenize` turns a list of texts into their ids without special tokens; `find_embedding`
     returns (embedding, ids consumed) for an embedding name starting at an offset, or None."""
     builder = _ChunkBuilder(bos, eos, backtrack)

@@ -14,7 +14,7 @@ import torch
 from modules.config.settings import EMPHASIS_CHOICES as EMPHASIS_MODES
 from modules.prompts.cache import EncodingCache
 from modules.prompts.chunks import Tokenized, split_into_chunks
-from modules.prompts.parser import parse_prompt_attention
+from modules.prompts.parser import weighted_fragments
 
 log = logging.getLogger("sdstudio.prompts")
 
@@ -43,7 +43,7 @@ class PromptTokenizer:
     def fragments(self, text: str) -> list[list]:
         if self.options.emphasis == "None":
             return [[text, 1.0]]  # brackets are plain text in this mode
-        parsed = parse_prompt_attention(text)
+        parsed = weighted_fragments(text)
         if self.options.emphasis == "Ignore":
             return [[t, w if [t, w] == ["BREAK", -1] else 1.0] for t, w in parsed]
         return parsed

@@ -1,12 +1,15 @@
 """A1111's prompt language, as text: attention weights, BREAK, AND parts, comments, schedules.
 
-The A1111-named functions keep A1111's signatures and return shapes, because extensions import
-them. `parse_prompt` is the typed entry point for our own engine:
+The A1111-named functions (`parse_prompt_attention`, `get_learned_conditioning_prompt_schedules`,
+`get_multicond_prompt_list`) return exactly what A1111's return, list shapes included, because
+extensions call them; tests/unit/prompts/test_a1111_vectors.py holds A1111's doctests. Where we
+differ it is for safety only: brackets past MAX_NESTING, finite weights, malformed groups kept
+literal, no crash on `(x:1.2.3)`. `parse_prompt` and `weighted_fragments` are our engine's:
 
     parsed = parse_prompt(prompt, steps=20)
-    for text in parsed.texts():                # every distinct text: encode each once
-        chunks = parse_prompt_attention(text)  # [[text, weight], ..., ["BREAK", -1], ...]
-    parsed.at_step(i)                          # ((text, weight), ...) per AND part at step i
+    for text in parsed.texts():              # every distinct text: encode each once
+        chunks = weighted_fragments(text)    # [[text, weight], ..., ["BREAK", -1], ...]
+    parsed.at_step(i)                        # ((text, weight), ...) per AND part at step i
 
 Pure Python: nothing here imports torch or gradio.
 """
@@ -27,13 +30,15 @@ __all__ = [
     "parse_prompt_attention",
     "strip_comments",
     "text_at_step",
+    "weighted_fragments",
 ]
 
 ROUND_MULTIPLIER = 1.1
 SQUARE_MULTIPLIER = 1 / 1.1
 _MAX_WEIGHT = sys.float_info.max  # weights are clamped to stay finite: 1.1**8000 is inf in floats
 
-_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+# \d, as A1111 writes it: float() reads any Unicode decimal digit too.
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)"
 # One token of attention syntax. Every character falls in exactly one alternative, so
 # finditer walks the whole text. Only `:number)` is a weight: `(x:abc)` is emphasis of "x:abc".
 _ATTENTION_TOKEN = re.compile(
@@ -61,17 +66,29 @@ CAPPED = -1  # an open bracket past MAX_NESTING
 
 
 def parse_prompt_attention(text: str) -> list[list]:
-    """`[[text, weight], ...]` with `["BREAK", -1]` items, as A1111 returns it.
+    """`[[text, weight], ...]` with `["BREAK", -1]` items, exactly as A1111 returns it.
 
     `(x)` x1.1, `[x]` /1.1, `(x:w)` xw, nesting multiplies, unclosed brackets run to the end,
-    a stray closer is text, adjacent runs of equal weight are merged. Unlike A1111, a BREAK
-    inside brackets stays exactly `["BREAK", -1]` (A1111 multiplies it, so it stops being one),
-    brackets past MAX_NESTING are dropped without weighting further (A1111 keeps multiplying,
-    towards 0 or overflow), and weights are clamped to finite floats.
+    a stray closer is text, adjacent items of equal weight are merged. As in A1111, brackets
+    multiply a BREAK inside them too (`(a BREAK b)` gives `["BREAK", -1.1]`, which A1111's encoder
+    then reads as the word BREAK). Unlike A1111, brackets past MAX_NESTING are dropped without
+    weighting further (A1111 keeps multiplying, towards 0 or overflow), weights are clamped to
+    finite floats, and `(x:1.2.3)` is emphasis of "x:1.2.3" where A1111 raises ValueError.
     """
+    return _parse_attention(text, breaks_take_weight=True)
+
+
+def weighted_fragments(text: str) -> list[list]:
+    """What our encoder reads: `parse_prompt_attention`, except that BREAK is always exactly
+    `["BREAK", -1]`, a chunk break, never multiplied by the brackets around it nor merged."""
+    return _parse_attention(text, breaks_take_weight=False)
+
+
+def _parse_attention(text: str, breaks_take_weight: bool) -> list[list]:
     pieces: list[list[str]] = []  # per item, the strings it is made of (joined once at the end)
     weights: list[float] = []
-    breaks: list[bool] = []
+    # Items that keep weight -1 and stay apart in the merge (none when breaks take weight).
+    fixed: list[bool] = []
     # Item index each open bracket starts at; CAPPED for a bracket past MAX_NESTING (dropped, no
     # weight). The cap keeps the cost linear: each text run is re-weighted once per enclosing
     # bracket. Dropping (not keeping as text) matters: 10,000 "[" must not become 10,000 tokens.
@@ -89,7 +106,7 @@ def parse_prompt_attention(text: str) -> list[list]:
         else:
             pieces.append([chunk])
             weights.append(1.0)
-            breaks.append(False)
+            fixed.append(False)
             joinable = True
 
     def add_words(chunk: str) -> None:
@@ -102,16 +119,16 @@ def parse_prompt_attention(text: str) -> list[list]:
         for part in rest:
             pieces.append(["BREAK"])
             weights.append(-1)
-            breaks.append(True)
+            fixed.append(not breaks_take_weight)
             joinable = False
             add_text(part)
 
     def multiply(start: int, factor: float) -> None:
         for i in range(start, len(weights)):
-            if not breaks[i]:
+            if not fixed[i]:
                 weights[i] = _finite(weights[i] * factor)
 
-    def open_bracket(stack: list[int], token: str) -> None:
+    def open_bracket(stack: list[int]) -> None:
         nonlocal depth, joinable
         if depth >= MAX_NESTING:
             stack.append(CAPPED)
@@ -137,9 +154,9 @@ def parse_prompt_attention(text: str) -> list[list]:
         if token[0] == "\\":
             add_text(token[1:])
         elif token == "(":
-            open_bracket(round_opens, token)
+            open_bracket(round_opens)
         elif token == "[":
-            open_bracket(square_opens, token)
+            open_bracket(square_opens)
         elif token == ")":
             close_bracket(round_opens, ROUND_MULTIPLIER, token)
         elif token == "]":
@@ -156,36 +173,38 @@ def parse_prompt_attention(text: str) -> list[list]:
             if start != CAPPED:
                 multiply(start, factor)
 
+    # A1111 merges any two neighbours of equal weight, BREAK items included (`(BREAK:0)` is
+    # `[["BREAK", 0.0]]` there); only fixed breaks stay apart.
     merged: list[list] = []
-    last_break = True
-    for item_pieces, weight, is_break in zip(pieces, weights, breaks, strict=True):
-        if is_break:
-            merged.append([["BREAK"], -1])
-        elif not last_break and merged[-1][1] == weight:
+    last_fixed = True
+    for item_pieces, weight, is_fixed in zip(pieces, weights, fixed, strict=True):
+        if not is_fixed and not last_fixed and merged[-1][1] == weight:
             merged[-1][0].extend(item_pieces)
         else:
             merged.append([list(item_pieces), weight])
-        last_break = is_break
+        last_fixed = is_fixed
     if not merged:
         return [["", 1.0]]
     return [["".join(chunks), weight] for chunks, weight in merged]
 
 
 def _split_weight(part: str) -> tuple[str, float]:
-    """`a cat :1.2` -> ("a cat", 1.2). Found from the last colon, so the cost stays linear."""
+    """` a cat :1.2 ` -> (" a cat", 1.2): A1111's `re_weight`, which keeps leading whitespace and
+    drops trailing whitespace. Found from the last colon, so the cost stays linear."""
     colon = part.rfind(":")
     if colon >= 0:
         match = _PART_WEIGHT.fullmatch(part, colon)
         if match:
-            return part[:colon].strip(), _finite(float(match.group(1)))
-    return part.strip(), 1.0
+            return part[:colon].rstrip(), _finite(float(match.group(1)))
+    return part.rstrip(), 1.0
 
 
 def get_multicond_prompt_list(prompts: list[str]) -> tuple[list[list[tuple[int, float]]], list[str], dict[str, int]]:
     """Composable diffusion: split each prompt on AND (A1111's name and shape).
 
     Returns per prompt `[(index, weight), ...]`, the flat list of distinct sub-prompts, and
-    sub-prompt -> index. Sub-prompts are stripped on both sides (A1111 keeps leading space).
+    sub-prompt -> index. As in A1111, a sub-prompt keeps its leading whitespace and loses its
+    trailing whitespace, so `a AND b` gives "a" and " b" (the tokenizer drops that space).
     """
     res_indexes: list[list[tuple[int, float]]] = []
     prompt_flat_list: list[str] = []
@@ -266,7 +285,8 @@ def parse_prompt(
         parts = [(text, 1.0)]
     else:
         indexes, flat, _ = get_multicond_prompt_list([text])
-        parts = [(flat[index], weight) for index, weight in indexes[0]]
+        # The space after AND means nothing to the tokenizer: without it "a AND a" is one text.
+        parts = [(flat[index].lstrip(), weight) for index, weight in indexes[0]]
     unique = list(dict.fromkeys(part for part, _ in parts))
     schedules = get_learned_conditioning_prompt_schedules(unique, steps, hires_steps, use_old_scheduling)
     by_text = {

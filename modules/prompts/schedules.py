@@ -6,6 +6,9 @@
 
 A schedule is `[[end_step, text], ...]`: steps are 1-based, each text is in force up to and
 including its end step, end steps strictly increase and the last one is the pass's step count.
+As in A1111, the end steps are the steps the edits name (those within the pass), plus the last
+step; with any alternation, every step. Neighbours may repeat a text: `[fe|||]male` at 10
+steps lists all ten steps, `[a:a:5]` lists 5 and 10.
 The texts keep their attention syntax (`(x:1.2)`, `[x]`); parser.py reads that per text.
 
 `when` with a decimal point is a fraction of the steps, without one a step number. For a hires
@@ -147,26 +150,12 @@ class _Builder:
         """`[` items `]` -> an edit, an alternation, or literal brackets (a str when constant).
 
         Separators count only at the group's own level: not inside a nested group (those are
-        single items by now) nor inside a balanced `( )`, so `[(a:1.2):b:5]` is an edit.
+        single items by now) nor inside a `( )`, so `[(a:1.2):b:5]` is an edit.
         """
-        pending: list[int] = []
-        paired: set[int] = set()
-        for i, item in enumerate(items):
-            if item == "(":
-                pending.append(i)
-            elif item == ")" and pending:
-                paired.add(pending.pop())
-                paired.add(i)
-        depth = 0
         colons: list[int] = []
         pipes: list[int] = []
-        for i, item in enumerate(items):
-            if i in paired:
-                depth += 1 if item == "(" else -1
-            elif depth == 0 and item == ":":
-                colons.append(i)
-            elif depth == 0 and item == "|":
-                pipes.append(i)
+        if not self._parentheses_read_as_emphasis(items, colons, pipes):
+            return self._literal(items)
 
         # An edit wins over an alternation when both read: A1111 reads `[{b|d{:.5]` as an edit.
         if 1 <= len(colons) <= 2:
@@ -183,6 +172,37 @@ class _Builder:
             self.alternates = True
             bounds = [-1, *pipes, len(items)]
             return _Alternation([_sequence(items[a + 1 : b]) for a, b in pairwise(bounds)])
+        return self._literal(items)
+
+    @staticmethod
+    def _parentheses_read_as_emphasis(items: list, colons: list[int], pipes: list[int]) -> bool:
+        """Whether every `(` in the group closes, holding at most one `:` and no `|` at its own
+        level: A1111's grammar reads a group's text as `(x)` and `(x:y)` only, and a group with any
+        other parenthesis is no edit nor alternation there (`[(a:b:3]` stays literal). Fills in
+        the group's own separators on the way."""
+        open_parens: list[int] = []  # per open "(", the colons seen at its level
+        for i, item in enumerate(items):
+            if item == "(":
+                open_parens.append(0)
+            elif item == ")":
+                if not open_parens:
+                    return False
+                open_parens.pop()
+            elif item == ":":
+                if not open_parens:
+                    colons.append(i)
+                elif open_parens[-1]:
+                    return False
+                else:
+                    open_parens[-1] = 1
+            elif item == "|":
+                if open_parens:
+                    return False
+                pipes.append(i)
+        return not open_parens
+
+    @staticmethod
+    def _literal(items: list):
         parts = _sequence(["[", *items, "]"])
         # A constant literal group becomes one string; it is at least "[]", so it can never be
         # mistaken for a one-character separator by the enclosing group.
@@ -210,16 +230,10 @@ def _schedule(prompt: str, timing: _Timing) -> list[tuple[int, str]]:
     parts = builder.parse(prompt)
     if all(isinstance(part, str) for part in parts):
         return [(timing.steps, prompt)]
+    # A1111 lists every step an edit names (and every step once anything alternates), even where
+    # the text stays the same: extensions read these lists, so their length is part of the contract.
     ends = range(1, timing.steps + 1) if builder.alternates else sorted(builder.switch_steps | {timing.steps})
-    schedule: list[tuple[int, str]] = []
-    for end in ends:
-        text = _render(parts, end)
-        if schedule and schedule[-1][1] == text:
-            # Same text as before: extend that entry rather than list a step where nothing changes.
-            schedule[-1] = (end, text)
-        else:
-            schedule.append((end, text))
-    return schedule
+    return [(end, _render(parts, end)) for end in ends]
 
 
 def get_learned_conditioning_prompt_schedules(

@@ -9,6 +9,8 @@ import random
 
 import torch
 
+from modules.errors import UnsupportedHere
+
 MAX_SEED = 2**32 - 1
 RNG_SOURCES = ("CPU", "GPU")
 # Above this cosine two vectors are treated as parallel: sin(omega) is too small to divide by.
@@ -29,12 +31,14 @@ def make_generator(seed: int, source: str = "CPU", device="cpu") -> torch.Genera
         device = torch.device(device)
         # Falling back to the CPU silently would give a different picture than the infotext promises.
         if device.type == "cpu":
-            raise ValueError("RNG source 'GPU' needs the model on a GPU device, got 'cpu'; use RNG source 'CPU'")
+            raise UnsupportedHere("RNG source 'GPU' needs the model on a GPU device, got 'cpu'; use RNG source 'CPU'")
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("RNG source 'GPU' needs CUDA, which is not available here; use RNG source 'CPU'")
+            raise UnsupportedHere("RNG source 'GPU' needs CUDA, which is not available here; use RNG source 'CPU'")
         return torch.Generator(device=device).manual_seed(int(seed))
     if source == "NV":
-        raise ValueError("RNG source 'NV' (A1111's Philox NVIDIA-compatible RNG) is not supported; use 'CPU' or 'GPU'")
+        raise UnsupportedHere(
+            "RNG source 'NV' (A1111's Philox NVIDIA-compatible RNG) is not supported; use 'CPU' or 'GPU'"
+        )
     raise ValueError(f"unknown RNG source {source!r}; expected one of {', '.join(RNG_SOURCES)}")
 
 

@@ -7,6 +7,7 @@ import gradio as gr
 from pydantic import ValidationError
 
 from modules.engine import Engine
+from modules.images.infotext import INFOTEXT_SETTINGS
 from modules.jobs import JobState
 from modules.processing.request import MAX_SIZE, MAX_STEPS, MIN_SIZE, Txt2ImgRequest, explain_error
 from modules.sampling import catalog
@@ -74,6 +75,10 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             seed_extra = build_seed_extra("txt2img")
             hires = build_hires_controls("txt2img")
             scripts = build_script_controls(engine, "txt2img")
+            # Settings a pasted infotext recorded that differ from the current ones ("ENSD: 31337"):
+            # applied to the next generations only, as A1111's "Override settings"; remove one to drop it.
+            override_box = gr.Dropdown(label="Override settings", choices=[], value=[], multiselect=True,
+                                       visible=False, elem_id="txt2img_override_settings")  # fmt: skip
         with gr.Column(scale=1):
             gallery = gr.Gallery(
                 label="Output", elem_id="txt2img_gallery", columns=2, format="png", interactive=False, height=512
@@ -86,7 +91,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     session = gr.State({})
 
     async def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
-            cfg_scale, seed_value, state, chosen_styles, *rest):  # fmt: skip
+            cfg_scale, seed_value, state, chosen_styles, override_entries, *rest):  # fmt: skip
         extra_values, rest = rest[: len(seed_extra.fields)], rest[len(seed_extra.fields) :]
         hires_values, (script_choice, *script_values) = rest[: len(hires.fields)], rest[len(hires.fields) :]
         script_name, script_args, alwayson = scripts.collect(script_choice, list(script_values))
@@ -109,6 +114,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                 script_name=script_name,
                 script_args=script_args,
                 alwayson_scripts=alwayson,
+                override_settings=overrides_from_entries(engine, override_entries),
                 **hires.request_fields(hires_values),
                 **seed_extra.request_fields(extra_values),
             )
@@ -142,7 +148,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         save_error = getattr(result, "save_error", None)
         if save_error:  # the pictures are still shown: download them before they are lost
             notes.append(f"Not saved: {save_error}")
-        state = {**state, "last_seed": result.seed}
+        # Each image's own infotext and seed, shown (and reused) when it is selected in the gallery.
+        state = {**state, "last_seed": result.seed, "infotexts": result.infotexts, "seeds": result.seeds}
         info = _infotext_html(result.infotexts[0]) if result.infotexts else ""
         kind = "error" if save_error else "info"
         yield images, "", info, message_html("; ".join(notes), kind), state, None
@@ -153,7 +160,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             engine.queue.cancel(job)
 
     inputs = [checkpoint, prompt, negative, sampler, schedule, steps, width, height, batch_count, batch_size, cfg,
-              seed, session, box.styles, *seed_extra.components, *hires.components, scripts.dropdown,
+              seed, session, box.styles, override_box, *seed_extra.components, *hires.components, scripts.dropdown,
               *scripts.components]  # fmt: skip
     outputs = [gallery, progress, infotext, message, session, preview]
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
@@ -168,7 +175,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
 
     skip.click(skip_batch, inputs=session, outputs=None, concurrency_limit=None, queue=False)
     random_seed.click(lambda: -1, outputs=seed, queue=False)
-    pasted = [prompt, negative, box.styles, sampler, schedule, steps, width, height, cfg, seed, message,
+    pasted = [prompt, negative, box.styles, sampler, schedule, steps, width, height, cfg, seed, message, override_box,
               *seed_extra.components, *hires.components, *scripts.components,
               *([clip_skip] if clip_skip is not None else [])]  # fmt: skip
 
@@ -190,6 +197,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             updates[box.styles] = gr.update(choices=style_names(engine), value=fields["styles"])
         if clip_skip is not None:
             updates[clip_skip] = fields.get("clip_skip", 1)
+        entries = override_entries_for(engine, fields.get("override_settings", {}))
+        updates[override_box] = gr.update(choices=entries, value=entries, visible=bool(entries))
         if "sampler_name" in fields:
             try:
                 spec, schedule_type = catalog.resolve(fields["sampler_name"], fields.get("scheduler"))
@@ -204,6 +213,40 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
 
     paste.click(paste_parameters, inputs=prompt, outputs=pasted, queue=False)
     reuse_seed.click(lambda state: (state or {}).get("last_seed", -1), inputs=session, outputs=seed, queue=False)
+
+    def show_selected(state, event: gr.SelectData):
+        shown, state = selected_image(state, event.index)
+        return (gr.skip() if shown is None else _infotext_html(shown)), state
+
+    gallery.select(show_selected, inputs=session, outputs=[infotext, session], queue=False)
+
+
+def selected_image(state: dict | None, index) -> tuple[str | None, dict]:
+    """Gallery image `index` chosen: its infotext (None when unknown) and the session state with
+    its seed as the one "Reuse" puts back, as A1111 does for the selected image."""
+    state = dict(state or {})
+    infotexts, seeds = state.get("infotexts") or [], state.get("seeds") or []
+    if not isinstance(index, int) or not 0 <= index < len(infotexts):
+        return None, state
+    if index < len(seeds):
+        state["last_seed"] = seeds[index]
+    return infotexts[index], state
+
+
+def override_entries_for(engine: Engine, overrides: dict) -> list[str]:
+    """Pasted settings as "Infotext key: value" entries, those equal to the current settings left out."""
+    labels = {setting: key for key, setting in INFOTEXT_SETTINGS.items()}
+    return [f"{labels[k]}: {v}" for k, v in overrides.items() if k in labels and engine.settings.get(k) != v]
+
+
+def overrides_from_entries(engine: Engine, entries) -> dict:
+    """The entries kept in the Override settings box -> the request's override_settings."""
+    raw = {}
+    for entry in entries or []:
+        key, _, value = str(entry).partition(": ")
+        if key in INFOTEXT_SETTINGS:
+            raw[INFOTEXT_SETTINGS[key]] = value
+    return engine.readable_overrides(raw)
 
 
 def _infotext_html(text: str) -> str:

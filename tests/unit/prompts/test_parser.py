@@ -21,6 +21,7 @@ from modules.prompts.parser import (
     parse_prompt_attention,
     strip_comments,
     text_at_step,
+    weighted_fragments,
 )
 
 UP = 1.1
@@ -147,6 +148,16 @@ def test_escapes(text, expected):
         ("a BREAK BREAK b", [["a", 1.0], BREAK, ["", 1.0], BREAK, ["b", 1.0]]),
         # \b, not whitespace, delimits the word (A1111's regex): punctuation next to it still splits.
         ("a,BREAK,b", [["a,", 1.0], BREAK, [",b", 1.0]]),
+    ],
+)
+def test_break(text, expected):
+    assert parse_prompt_attention(text) == expected
+    assert weighted_fragments(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("(a BREAK b)", [["a", UP], BREAK, ["b", UP]]),
         ("a (BREAK) b", [["a ", 1.0], ["", UP], BREAK, ["", UP], [" b", 1.0]]),
         ("[x BREAK y:0.5]", [["x", DOWN], BREAK, ["y:0.5", DOWN]]),
@@ -154,8 +165,9 @@ def test_escapes(text, expected):
         ("(x BREAK:-1)", [["x", -1.0], BREAK, ["", -1.0]]),
     ],
 )
-def test_break(text, expected):
-    assert parse_prompt_attention(text) == expected
+def test_break_in_brackets_stays_a_chunk_break_for_the_encoder(text, expected):
+    # parse_prompt_attention multiplies these breaks as A1111 does: see test_a1111_vectors.py.
+    assert weighted_fragments(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -197,15 +209,15 @@ def test_weights_stay_finite():
 def test_multicond_splits_on_and():
     assert get_multicond_prompt_list(["a cat AND a dog"]) == (
         [[(0, 1.0), (1, 1.0)]],
-        ["a cat", "a dog"],
-        {"a cat": 0, "a dog": 1},
+        ["a cat", " a dog"],
+        {"a cat": 0, " a dog": 1},
     )
 
 
 @pytest.mark.parametrize(
     ("prompt", "parts"),
     [
-        ("a cat :1.2 AND a dog:0.5", [("a cat", 1.2), ("a dog", 0.5)]),
+        ("a cat :1.2 AND a dog:0.5", [("a cat", 1.2), (" a dog", 0.5)]),
         ("x:-0.5", [("x", -0.5)]),
         ("x: .5 ", [("x", 0.5)]),
         ("x:+2", [("x", 2.0)]),
@@ -218,8 +230,8 @@ def test_multicond_splits_on_and():
         ("(x:1.2)", [("(x:1.2)", 1.0)]),
         ("[a:b:5]", [("[a:b:5]", 1.0)]),
         ("a:1 b", [("a:1 b", 1.0)]),
-        # Pinned: sub-prompts are stripped on both sides (A1111 keeps leading whitespace).
-        ("  a  AND  b ", [("a", 1.0), ("b", 1.0)]),
+        # As A1111: leading whitespace stays, trailing whitespace goes.
+        ("  a  AND  b ", [("  a", 1.0), ("  b", 1.0)]),
         ("a,AND,b", [("a,", 1.0), (",b", 1.0)]),
         ("", [("", 1.0)]),
         ("AND", [("", 1.0), ("", 1.0)]),
@@ -237,9 +249,9 @@ def test_and_only_as_an_uppercase_whole_word(prompt):
 
 def test_identical_sub_prompts_share_an_index():
     res_indexes, flat, indexes = get_multicond_prompt_list(["a AND b", "b AND c:0.3", "a AND b AND a:0.5"])
-    assert flat == ["a", "b", "c"]
-    assert indexes == {"a": 0, "b": 1, "c": 2}
-    assert res_indexes == [[(0, 1.0), (1, 1.0)], [(1, 1.0), (2, 0.3)], [(0, 1.0), (1, 1.0), (0, 0.5)]]
+    assert flat == ["a", " b", "b", " c", " a"]
+    assert indexes == {"a": 0, " b": 1, "b": 2, " c": 3, " a": 4}
+    assert res_indexes == [[(0, 1.0), (1, 1.0)], [(2, 1.0), (3, 0.3)], [(0, 1.0), (1, 1.0), (4, 0.5)]]
 
 
 # --- comments -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from modules.prompts.parser import (
     parse_prompt_attention,
     strip_comments,
     text_at_step,
+    weighted_fragments,
 )
 
 # No deadline: two shared CPU cores make per-example timings noisy; speed is tested separately.
@@ -34,8 +35,21 @@ steps = st.integers(min_value=1, max_value=150)
 
 @PROFILE
 @given(any_text)
-def test_attention_items_are_text_with_finite_weights(text):
+def test_attention_items_are_text_with_finite_weights_merged_as_in_a1111(text):
     items = parse_prompt_attention(text)
+    assert items
+    for chunk, weight in items:
+        assert isinstance(chunk, str)
+        assert isinstance(weight, float) or [chunk, weight] == ["BREAK", -1]
+        assert math.isfinite(weight)
+    # A1111 merges any neighbours of equal weight, BREAK items included.
+    assert all(a[1] != b[1] for a, b in pairwise(items))
+
+
+@PROFILE
+@given(any_text)
+def test_encoder_fragments_are_text_with_finite_weights(text):
+    items = weighted_fragments(text)
     assert items
     for i, (chunk, weight) in enumerate(items):
         assert isinstance(chunk, str)
@@ -54,9 +68,7 @@ def test_schedules_are_increasing_and_end_at_the_pass_steps(prompt, base, hires,
     assert ends[-1] == (base if hires is None else hires)
     assert ends[0] >= 1
     assert all(a < b for a, b in pairwise(ends))
-    texts = [text for _, text in pairs]
-    assert all(isinstance(text, str) for text in texts)
-    assert all(a != b for a, b in pairwise(texts)), "a new entry only where the text changes"
+    assert all(isinstance(text, str) for _, text in pairs)
     for end, text in pairs:
         assert text_at_step(pairs, end) == text
 
@@ -109,16 +121,18 @@ _REF_WEIGHT = re.compile(r":\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))\s*\)")
 _REF_BREAK = re.compile(r"\s*\bBREAK\b\s*")
 
 
-def reference_attention(text):
+def reference_attention(text, breaks_take_weight):
     """The documented rules, written the slow obvious way: a character scanner, every bracket
-    re-weighting all items since it opened, one merge pass. No nesting cap, no clamping."""
-    items = []  # [text, weight, is_break]
+    re-weighting all items since it opened, one merge pass. No nesting cap, no clamping.
+    `breaks_take_weight`: A1111's reading, where brackets multiply a BREAK and the merge joins
+    it with equal neighbours; otherwise each BREAK stays ["BREAK", -1] on its own."""
+    items = []  # [text, weight, is_fixed_break]
     rounds, squares = [], []
 
     def words(chunk):
         for j, part in enumerate(_REF_BREAK.split(chunk)):
             if j:
-                items.append(["BREAK", -1, True])
+                items.append(["BREAK", -1, not breaks_take_weight])
             items.append([part, 1.0, False])
 
     def multiply(start, factor):
@@ -174,7 +188,8 @@ def reference_attention(text):
 @PROFILE
 @given(syntax_text)
 def test_attention_matches_the_reference(text):
-    assert parse_prompt_attention(text) == reference_attention(text)
+    assert parse_prompt_attention(text) == reference_attention(text, breaks_take_weight=True)
+    assert weighted_fragments(text) == reference_attention(text, breaks_take_weight=False)
 
 
 # --- schedules against generated edit/alternation trees ----------------------------------------
@@ -193,7 +208,8 @@ class Alt:
 
 
 WHENS = ["0", "1", "2", "3", "5", "8", "13", "40", "0.25", "0.5", ".75", "1.0", "0.0"]
-leaf = st.text(alphabet="abc xyz,(", max_size=3)
+# Parentheses only as A1111's grammar reads them inside a group: `(x)` and `(x:y)`.
+leaf = st.one_of(st.text(alphabet="abc xyz,", max_size=3), st.sampled_from(["(a)", "(b:1.2)", "((c) d)"]))
 
 
 def _sequences(children):
@@ -223,6 +239,31 @@ def render(seq):
     return "".join(out)
 
 
+def when_step(when, n):
+    return int(float(when) * n) if "." in when else int(when)
+
+
+def nodes(seq):
+    for node in seq:
+        if isinstance(node, Edit):
+            yield node
+            yield from nodes(node.before)
+            yield from nodes(node.after)
+        elif isinstance(node, Alt):
+            yield node
+            for option in node.options:
+                yield from nodes(option)
+
+
+def end_steps(tree, n):
+    """A1111's end steps: every step once anything alternates, else the named steps and n."""
+    found = list(nodes(tree))
+    if any(isinstance(node, Alt) for node in found):
+        return list(range(1, n + 1))
+    named = {min(n, when_step(node.when, n)) for node in found}
+    return sorted({step for step in named if step >= 1} | {n})
+
+
 def meaning(seq, step, n):
     """The text at 1-based `step` of `n`, straight from the definitions."""
     out = []
@@ -230,7 +271,7 @@ def meaning(seq, step, n):
         if isinstance(node, str):
             out.append(node)
         elif isinstance(node, Edit):
-            when = int(float(node.when) * n) if "." in node.when else int(node.when)
+            when = when_step(node.when, n)
             out.append(meaning(node.before if step <= when else node.after, step, n))
         else:
             out.append(meaning(node.options[(step - 1) % len(node.options)], step, n))
@@ -241,5 +282,6 @@ def meaning(seq, step, n):
 @given(prompts, st.integers(min_value=1, max_value=30))
 def test_schedules_mean_what_the_tree_says(tree, n):
     (pairs,) = get_learned_conditioning_prompt_schedules([render(tree)], n)
+    assert [end for end, _ in pairs] == end_steps(tree, n)
     for step in range(1, n + 1):
         assert text_at_step(pairs, step) == meaning(tree, step, n)

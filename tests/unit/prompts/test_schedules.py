@@ -1,7 +1,9 @@
 """Prompt editing and alternation: schedules worked out by hand.
 
 Reading rule: `[from:to:when]` shows `from` on 1-based steps s <= when, `to` after; `[a|b|c]`
-shows option (s - 1) % n. A schedule lists `[end_step, text]` where the text changes.
+shows option (s - 1) % n. A schedule lists `[end_step, text]` at every step an edit names and
+at the last step, or at every step once anything alternates (A1111's shape: see
+test_a1111_vectors.py), even where the text stays the same.
 """
 
 import pytest
@@ -64,11 +66,11 @@ def test_when_as_step_or_fraction(prompt, steps, expected):
         ("[a:[b:c:15]:5]", 20, [[5, "a"], [15, "b"], [20, "c"]]),
         ("[[a:b:3]:c:6]", 10, [[3, "a"], [6, "b"], [10, "c"]]),
         ("a[b:[c:d:2]:1]e", 10, [[1, "abe"], [2, "ace"], [10, "ade"]]),
-        # The inner switch at 8 happens after the outer one: nothing changes there.
-        ("[[a:b:8]:c:5]", 10, [[5, "a"], [10, "c"]]),
+        # The inner switch at 8 happens after the outer one: nothing changes there, listed anyway.
+        ("[[a:b:8]:c:5]", 10, [[5, "a"], [8, "c"], [10, "c"]]),
         ("[a:b:3] [c:d:7]", 10, [[3, "a c"], [7, "b c"], [10, "b d"]]),
         ("[a:b:5] [c:d:5]", 10, [[5, "a c"], [10, "b d"]]),
-        ("[a:a:5]", 10, [[10, "a"]]),
+        ("[a:a:5]", 10, [[5, "a"], [10, "a"]]),
         ("[a:b:0.5] " * 3, 4, [[2, "a a a "], [4, "b b b "]]),
     ],
 )
@@ -85,8 +87,12 @@ def test_nested_and_multiple_edits(prompt, steps, expected):
         ("[(a:2):3]", 10, [[3, ""], [10, "(a:2)"]]),
         ("[(a:1.2):(b:0.8):0.5]", 10, [[5, "(a:1.2)"], [10, "(b:0.8)"]]),
         ("a [[[b]]:2]", 10, [[2, "a "], [10, "a [[b]]"]]),
-        # An unbalanced "(" inside a group is plain text and hides no colon.
-        ("[(a:b:3]", 10, [[3, "(a"], [10, "b"]]),
+        # A parenthesis A1111's grammar cannot read as emphasis makes the group literal.
+        ("[(a:b:3]", 10, [[10, "[(a:b:3]"]]),
+        ("[a):b:3] [c:d:5]", 10, [[5, "[a):b:3] c"], [10, "[a):b:3] d"]]),
+        ("[(a:b:c):5]", 10, [[10, "[(a:b:c):5]"]]),
+        ("[x|(a|b)]", 10, [[10, "[x|(a|b)]"]]),
+        ("[(a (b:1.2):2):c:5]", 10, [[5, "(a (b:1.2):2)"], [10, "c"]]),
     ],
 )
 def test_edits_with_attention_syntax(prompt, steps, expected):
@@ -99,14 +105,14 @@ def test_edits_with_attention_syntax(prompt, steps, expected):
         ("[a|b|c]", 7, [[1, "a"], [2, "b"], [3, "c"], [4, "a"], [5, "b"], [6, "c"], [7, "a"]]),
         ("[a|(b:1.1)]", 4, [[1, "a"], [2, "(b:1.1)"], [3, "a"], [4, "(b:1.1)"]]),
         ("[fe|]male", 4, [[1, "female"], [2, "male"], [3, "female"], [4, "male"]]),
-        ("[fe|||]male", 10, [[1, "female"], [4, "male"], [5, "female"], [8, "male"], [9, "female"], [10, "male"]]),
-        ("[|]", 5, [[5, ""]]),
+        ("[fe|||]male", 4, [[1, "female"], [2, "male"], [3, "male"], [4, "male"]]),
+        ("[|]", 3, [[1, ""], [2, ""], [3, ""]]),
         ("[a|b]", 1, [[1, "a"]]),
         # A nested alternation is read at the same step: on even steps [b|c] shows c.
         ("[a|[b|c]]", 4, [[1, "a"], [2, "c"], [3, "a"], [4, "c"]]),
         ("[a|[b|c|d]]", 4, [[1, "a"], [2, "c"], [3, "a"], [4, "b"]]),
         ("[a|[b:c:2]]", 4, [[1, "a"], [2, "b"], [3, "a"], [4, "c"]]),
-        ("[[a|b]:c:3]", 5, [[1, "a"], [2, "b"], [3, "a"], [5, "c"]]),
+        ("[[a|b]:c:3]", 5, [[1, "a"], [2, "b"], [3, "a"], [4, "c"], [5, "c"]]),
         ("x [a|b] [c|d|e]", 3, [[1, "x a c"], [2, "x b d"], [3, "x a e"]]),
     ],
 )

@@ -19,7 +19,8 @@ from modules.models.manager import ModelManager
 from modules.plugins.manager import ExtensionManager
 from modules.plugins.registry import PluginRegistry
 from modules.plugins.scripts import args_from_infotext
-from modules.processing.request import Txt2ImgRequest
+from modules.processing.prepare import prepare
+from modules.processing.request import GenerationRequest
 from modules.processing.token_counter import TokenCounter
 from modules.prompts.cache import EncodingCache
 from modules.prompts.parser import strip_comments
@@ -92,29 +93,22 @@ class Engine:
         if self.tokens is None:
             self.tokens = TokenCounter(self)
 
-    def submit_txt2img(self, request: Txt2ImgRequest, job_id: str | None = None) -> Job:
-        """Queue a generation (`job_id`: the client's task id). Unknown scripts, styles, settings in
-        override_settings or checkpoints (UnknownCheckpointError), or bad script arguments or
-        override values, raise ValueError here, before anything is queued.
-
-        The settings are snapshotted now, with the request's overrides applied: the job reads only
-        that snapshot, so the Settings tab changing meanwhile does not change the job."""
-        settings = self.settings.snapshot(request.override_settings)
-        self.plugins.validate_script_args(request.script_name, request.script_args, request.alwayson_scripts)
-        self.styles.apply("", "", request.styles)  # raises for unknown names
-        # Checkpoint names are matched among the listed ones now, so a bad one never reaches the
-        # worker (the job resolves them again: the list may change while it waits).
-        for name in (request.checkpoint, request.refiner_checkpoint):
-            if name:
-                self.models.resolve(name)
+    def submit_txt2img(self, request: GenerationRequest, job_id: str | None = None) -> Job:
+        """Queue a generation (`job_id`: the client's task id). The request is prepared first
+        (processing/prepare.py): every name resolved once (sampler, schedules, upscaler, checkpoint,
+        refiner, styles, scripts and their args) and the settings snapshotted with the request's
+        overrides; a request with problems raises one RequestProblems (a ValueError) naming all of
+        them (a single problem is raised as the error it is), and nothing is queued. The job runs
+        with what was resolved here: the Settings tab changing meanwhile does not change it."""
+        prepared = prepare(request, self)
 
         def work(job: Job):
             from modules.processing import txt2img
 
             if request.override_settings_restore_afterwards:
-                return txt2img.run(request, self, job, settings)
+                return txt2img.run(request, self, job, prepared=prepared)
             try:
-                result = txt2img.run(request, self, job, settings)
+                result = txt2img.run(request, self, job, prepared=prepared)
             except BaseException:
                 self.keep_overrides(request.override_settings)  # A1111 keeps them even when the job fails
                 raise

@@ -63,7 +63,8 @@ def build_router(engine: Engine) -> APIRouter:
     @router.post("/txt2img", response_model=ImagesResponse)
     async def txt2img(body: Txt2ImgBody):
         try:
-            job = engine.submit_txt2img(body.to_request(), job_id=body.force_task_id)
+            # Off the event loop: preparing may import diffusers (seconds, once) to check a schedule.
+            job = await run_in_threadpool(engine.submit_txt2img, body.to_request(), job_id=body.force_task_id)
         except Exception as error:
             raise _refusal(error) from error
         await job.wait_async()  # on the event loop: waiting holds no thread
@@ -189,19 +190,24 @@ def build_router(engine: Engine) -> APIRouter:
 
     @router.get("/scripts", response_model=ScriptsList)
     def scripts() -> ScriptsList:
-        # img2img does not exist yet: its list stays empty until it does.
-        return ScriptsList(txt2img=[s.title.lower() for s in engine.plugins.selectable_scripts], img2img=[])
+        # Script-menu scripts by the modes they declare (Script.modes), as A1111 lists them.
+        def titles(mode: str) -> list[str]:
+            return [s.title.lower() for s in engine.plugins.scripts_for(mode) if not s.alwayson]
+
+        return ScriptsList(txt2img=titles("txt2img"), img2img=titles("img2img"))
 
     @router.get("/script-info", response_model=list[ScriptInfo])
     def script_info() -> list[ScriptInfo]:
+        # One entry per script and mode it runs in, as A1111 lists a script once per tab.
         return [
             ScriptInfo(
                 name=script.title.lower(),
                 is_alwayson=script.alwayson,
-                is_img2img=False,
+                is_img2img=mode == "img2img",
                 args=[_script_arg(name, field) for name, field in script.Args.model_fields.items()],
             )
-            for script in engine.plugins.scripts.values()
+            for mode in ("txt2img", "img2img")
+            for script in engine.plugins.scripts_for(mode)
         ]
 
     @router.post("/extra-single-image", response_model=ExtrasSingleImageResponse)

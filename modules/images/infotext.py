@@ -6,8 +6,12 @@ Format:
     Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Model hash: ..., Model: ...
 """
 
+import functools
 import json
 import re
+from dataclasses import dataclass
+
+from modules.processing.request import GenerationRequest
 
 NEGATIVE_PREFIX = "Negative prompt:"
 # Longest text parse_infotext accepts (a PNG chunk or a pasted text can be any size); far more
@@ -92,51 +96,99 @@ def _decode(raw: str):
     return raw
 
 
-# Infotext key -> request field, for pasting parameters back into the UI or a request.
-INFOTEXT_FIELDS = {
-    "Prompt": "prompt",
-    "Negative prompt": "negative_prompt",
-    "Steps": "steps",
-    "Sampler": "sampler_name",
-    "Schedule type": "scheduler",
-    "CFG scale": "cfg_scale",
-    "Seed": "seed",
-    "Size-1": "width",
-    "Size-2": "height",
-    "Model": "checkpoint",
-    "Clip skip": "clip_skip",
-    "Denoising strength": "denoising_strength",
-    "Hires upscale": "hr_scale",
-    "Hires steps": "hr_second_pass_steps",
-    "Hires upscaler": "hr_upscaler",
-    "Hires sampler": "hr_sampler_name",
-    "Hires schedule type": "hr_scheduler",
-    "Hires prompt": "hr_prompt",
-    "Hires negative prompt": "hr_negative_prompt",
-    "Variation seed": "subseed",
-    "Variation seed strength": "subseed_strength",
-    "Seed resize from-1": "seed_resize_from_w",
-    "Seed resize from-2": "seed_resize_from_h",
-    "Eta": "eta",
-    "Refiner": "refiner_checkpoint",
-    "Refiner switch at": "refiner_switch_at",
-    "Hires resize-1": "hr_resize_x",
-    "Hires resize-2": "hr_resize_y",
+# --- The keys: declared once -------------------------------------------------------------------
+# A key that records one request field is declared on that field (request.py, `infotext("Key")`).
+# Keys that are not one field are declared here, once:
+# - composite: one "WxH" key for two fields (pasted back as "<key>-1" / "<key>-2");
+COMPOSITE_KEYS = {
+    "Size": ("width", "height"),
+    "Hires resize": ("hr_resize_x", "hr_resize_y"),
+    "Seed resize from": ("seed_resize_from_w", "seed_resize_from_h"),
 }
-# Infotext key -> setting, for keys a job writes from its settings (each only when not at its
-# default): pasted back, they become the request's override_settings, as A1111 does.
+# - settings-backed: written from the job's settings (each only when not at its default); pasted
+#   back, they become the request's override_settings, as A1111 does. ("Clip skip" is the
+#   clip_skip field, written from the setting when the request leaves it unset.)
 INFOTEXT_SETTINGS = {
     "ENSD": "eta_noise_seed_delta",
     "RNG": "randn_source",
     "Emphasis": "emphasis",
 }
+# - informational: written, not pasted into any field (the model is chosen by "Model").
+INFORMATIONAL_KEYS = {"model_hash": "Model hash"}
+# Keys whose presence means the hires fix was on.
 HIRES_KEYS = ("Hires upscale", "Hires resize", "Hires upscaler", "Hires steps")
+
+
+@dataclass(frozen=True)
+class InfotextKey:
+    """One infotext key: what it records (a request field, two for a composite key, or a setting)
+    and the label a UI shows for it (and an X/Y/Z axis names it by)."""
+
+    key: str
+    field: str  # the request field, "width,height" for a composite key, "override_settings.<name>"
+    label: str
+
+
+@functools.cache
+def _declared_fields() -> dict[str, str]:
+    """{request field: infotext key} from the request's field declarations."""
+    declared = {}
+    for name, info in GenerationRequest.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if "infotext" in extra:
+            declared[name] = extra["infotext"]
+    return declared
+
+
+def infotext_keys() -> list[InfotextKey]:
+    """Every key the infotext writes and the paste reader reads, with its field and label."""
+    keys = [InfotextKey(key, field, key) for field, key in _declared_fields().items()]
+    keys += [InfotextKey(key, ",".join(fields), key) for key, fields in COMPOSITE_KEYS.items()]
+    keys += [InfotextKey(key, f"override_settings.{setting}", key) for key, setting in INFOTEXT_SETTINGS.items()]
+    return keys
+
+
+def _reader_table() -> dict[str, str]:
+    table = {key: field for field, key in _declared_fields().items()}
+    for key, (first, second) in COMPOSITE_KEYS.items():
+        table[f"{key}-1"], table[f"{key}-2"] = first, second
+    return table
+
+
+# Infotext key -> request field, for pasting parameters back into the UI or a request.
+INFOTEXT_FIELDS: dict[str, str] = _reader_table()
+
+
+def params_from_fields(values: dict) -> dict:
+    """The writer: {request field, setting or informational name: value} -> {infotext key: value},
+    in the order given. A composite key is written once both of its fields are given. A name with no
+    declared key raises KeyError: every key written is one the paste reader reads."""
+    declared = _declared_fields()
+    setting_keys = {setting: key for key, setting in INFOTEXT_SETTINGS.items()}
+    composite_of = {field: key for key, fields in COMPOSITE_KEYS.items() for field in fields}
+    params: dict = {}
+    for name, value in values.items():
+        if name in declared:
+            params[declared[name]] = value
+        elif name in composite_of:
+            key = composite_of[name]
+            first, second = COMPOSITE_KEYS[key]
+            if first in values and second in values and key not in params:
+                both = (values[first], values[second])
+                params[key] = None if None in both else f"{both[0]}x{both[1]}"
+        elif name in setting_keys:
+            params[setting_keys[name]] = value
+        elif name in INFORMATIONAL_KEYS:
+            params[INFORMATIONAL_KEYS[name]] = value
+        else:
+            raise KeyError(f"{name!r} has no declared infotext key")
+    return params
 
 
 def infotext_to_fields(parsed: dict) -> dict:
     """Request fields from parsed infotext; settings it records go in "override_settings"
     (unchecked here: the caller checks them against the declared options)."""
-    fields = {field: parsed[key] for key, field in INFOTEXT_FIELDS.items() if key in parsed}
+    fields = {field: parsed[key] for key, field in _reader_table().items() if key in parsed}
     if any(key in parsed for key in HIRES_KEYS):
         fields["enable_hr"] = True
     overrides = {setting: parsed[key] for key, setting in INFOTEXT_SETTINGS.items() if key in parsed}

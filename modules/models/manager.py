@@ -109,13 +109,14 @@ class ModelManager:
         return resolve_checkpoint(wanted, found, self.cached_sha256)
 
     # --- loading -------------------------------------------------------------------
-    def get(self, wanted: str | None = None):
-        """The loaded model for `wanted` (None: the current or default one), loading if needed.
-        If loading fails, the model loaded before stays loaded and the error is raised."""
+    def get(self, wanted: "str | CheckpointInfo | None" = None):
+        """The loaded model for `wanted` (a name; a CheckpointInfo already resolved from the list;
+        None: the current or default one), loading if needed. If loading fails, the model loaded
+        before stays loaded and the error is raised."""
         from modules.models.loading import CheckpointLoadError, load_checkpoint
 
         with self._lock:
-            info = self.resolve(wanted)
+            info = wanted if isinstance(wanted, CheckpointInfo) else self.resolve(wanted)
             if self._loaded is not None and self._loaded.info.path == info.path:
                 return self._loaded
             if self._policy is None:

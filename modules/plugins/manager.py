@@ -1,11 +1,21 @@
-"""The plugin manager: load extensions, call their hooks, keep each failure to its extension."""
+"""The plugin manager: load extensions, let pluggy call their hooks, keep each failure to its
+extension.
 
+pluggy does the calling (order, `firstresult`, `historic`). Isolation comes from registration:
+every implementation is registered as a guard around the extension's function, which records
+an exception on the extension (with file and line) and answers None, so pluggy goes on to the
+next implementation and the job goes on."""
+
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
 import logging
 import sys
 import traceback
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +26,19 @@ from modules.plugins.discovery import PLUGIN_MODULE, ExtensionInfo, find_extensi
 
 log = logging.getLogger("sdstudio.extensions")
 PACKAGE = "sdstudio_extensions"
+_MARKER = hookspecs.PROJECT + "_impl"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one implementation of a CONTRIBUTION_HOOKS hook returned, with the extension it came from."""
+
+    owner: str
+    value: Any
 
 
 class ExtensionManager:
-    """Holds one pluggy PluginManager. Hooks are called through `call`, one implementation at a
-    time, so an exception in one extension is recorded against it and the rest still run."""
+    """Holds one pluggy PluginManager; `call` and `collect` go through `pm.hook`."""
 
     def __init__(
         self,
@@ -70,13 +88,39 @@ class ExtensionManager:
             loaded.add(ext.name)
         for ext, module in reversed(to_register):
             try:
-                self._pm.register(module, name=ext.name)
-                self._refuse_wrappers(ext)
+                self.register(module, name=ext.name)
                 ext.status = "loaded"
             except Exception as error:  # noqa: BLE001 - e.g. a hookimpl with unknown arguments
                 self._fail(ext, f"failed to register: {_describe(error)}")
-                if self._pm.has_plugin(ext.name):
-                    self._pm.unregister(name=ext.name)
+
+    def register(self, plugin: object, name: str, owner: str | None = None, label: str = "") -> None:
+        """Register `plugin`'s `@hookimpl` functions (a module or any object), each behind a guard
+        that reports its failures on extension `owner` (default: `name`) as "`label`hook: error".
+        Raises TypeError for hook wrappers and pluggy's PluginValidationError for a function whose
+        arguments the hook does not have; then nothing of `plugin` is registered."""
+        owner = owner or name
+        if self._pm.has_plugin(name):
+            raise ValueError(f"a plugin named {name!r} is already registered")
+        guarded = {}
+        for attr in dir(plugin):
+            function = getattr(plugin, attr, None)
+            opts = getattr(function, _MARKER, None) if callable(function) else None
+            if not isinstance(opts, dict):
+                continue
+            if opts.get("wrapper") or opts.get("hookwrapper"):
+                raise TypeError(f"{attr}: hook wrappers are not part of the extension contract")
+            guarded[attr] = self._guard(function, opts.get("specname") or attr, owner, label)
+        # A plain namespace of guards stands in for the plugin; pluggy reads each guard's
+        # arguments through functools.wraps (`__wrapped__`) and its options from the copied marker.
+        try:
+            self._pm.register(types.SimpleNamespace(**guarded), name=name)
+        except BaseException:
+            self.unregister(name)  # pluggy may have added some implementations before refusing one
+            raise
+
+    def unregister(self, name: str) -> None:
+        if self._pm.has_plugin(name):
+            self._pm.unregister(name=name)
 
     def _disabled_reason(self, ext: ExtensionInfo) -> str | None:
         if self._mode == "none":
@@ -87,18 +131,26 @@ class ExtensionManager:
             return "disabled"
         return None
 
-    def _refuse_wrappers(self, ext: ExtensionInfo) -> None:
-        for hook_name in self.hook_names():
-            for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
-                if impl.plugin_name == ext.name and (impl.hookwrapper or impl.wrapper):
-                    raise TypeError(f"{hook_name}: hook wrappers are not part of the extension contract")
-
     def _fail(self, ext: ExtensionInfo, message: str) -> None:
         ext.status = "error"
         ext.errors.append(message)
         log.error("extension %s: %s", ext.name, message)
 
     # --- calling -------------------------------------------------------------------------
+    def _guard(self, function: Callable, hook_name: str, owner: str, label: str) -> Callable:
+        collects = hook_name in hookspecs.CONTRIBUTION_HOOKS
+
+        @functools.wraps(function)
+        def guarded(*args):
+            try:
+                value = function(*args)
+            except Exception as error:  # noqa: BLE001 - isolation is the point
+                self.report_error(owner, f"{label}{hook_name}: {_describe(error)}")
+                return None
+            return Contribution(owner, value) if collects else value
+
+        return guarded
+
     @staticmethod
     def hook_names() -> list[str]:
         return [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "sdstudio_spec")]
@@ -106,30 +158,33 @@ class ExtensionManager:
     def has_impls(self, hook_name: str) -> bool:
         return bool(getattr(self._pm.hook, hook_name).get_hookimpls())
 
-    def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Call every implementation in order; returns their non-None results. A failing one is
-        logged, recorded on its extension and skipped."""
-        results = []
-        # get_hookimpls() lists tryfirst last; pluggy calls from the end.
-        for impl in reversed(getattr(self._pm.hook, hook_name).get_hookimpls()):
-            try:
-                value = impl.function(*[kwargs[name] for name in impl.argnames])
-            except Exception as error:  # noqa: BLE001 - isolation is the point
-                self.report_error(impl.plugin_name, f"{hook_name}: {_describe(error)}")
-                continue
-            if value is not None:
-                results.append(value)
-        return results
+    def call(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call the hook the way its spec says. Most hooks: the list of non-None results, in call
+        order. `firstresult` hooks: the first non-None result, or None. `historic` hooks: None; the
+        call is remembered (only the latest) and replayed to implementations registered later.
+        CONTRIBUTION_HOOKS: each implementation's list (`collect` flattens them, with their owners)."""
+        hook = getattr(self._pm.hook, hook_name)
+        if hook.is_historic():
+            history = getattr(hook, "_call_history", None)
+            if isinstance(history, list):
+                history.clear()  # keep only the latest call: an old model must not be held alive
+            hook.call_historic(kwargs=kwargs)
+            return None
+        if hook_name in hookspecs.CONTRIBUTION_HOOKS:  # as pluggy answers: one list per implementation
+            return [c.value for c in hook(**kwargs) if c.value is not None]
+        return hook(**kwargs)
 
     def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """For hooks that return lists: (extension name, item) for every item returned."""
+        """For CONTRIBUTION_HOOKS: (extension name, item) for every item returned."""
         items = []
-        for impl in reversed(getattr(self._pm.hook, hook_name).get_hookimpls()):
-            try:
-                value = impl.function(*[kwargs[name] for name in impl.argnames])
-                items.extend((impl.plugin_name, item) for item in (value or []))
-            except Exception as error:  # noqa: BLE001
-                self.report_error(impl.plugin_name, f"{hook_name}: {_describe(error)}")
+        for contribution in getattr(self._pm.hook, hook_name)(**kwargs):
+            value = contribution.value
+            if value is None:
+                continue
+            if not isinstance(value, list | tuple):
+                self.report_error(contribution.owner, f"{hook_name} returned {type(value).__name__}, not a list")
+                continue
+            items.extend((contribution.owner, item) for item in value)
         return items
 
     def report_error(self, extension_name: str, message: str) -> None:

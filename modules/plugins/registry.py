@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 from modules.config.settings import Settings, SettingSpec
 from modules.plugins.manager import ExtensionManager
-from modules.plugins.scripts import Script, ScriptArgsError, parse_script_args
+from modules.plugins.script_hooks import register_script_hooks
+from modules.plugins.scripts import MODES, Script, ScriptArgsError, parse_script_args, runs_in
 from modules.plugins.types import ExtraNetwork, PostprocessingStep
 
 
@@ -45,14 +46,27 @@ class PluginRegistry:
         if not (isinstance(script_class, type) and issubclass(script_class, Script)) or not script_class.title:
             self.manager.report_error(owner, f"scripts: {script_class!r} is not a Script subclass with a title")
             return
+        modes = script_class.modes
+        if not (isinstance(modes, tuple | list) and modes and set(modes) <= set(MODES)):
+            self.manager.report_error(
+                owner, f"scripts: {script_class.title}: modes must be some of {MODES}, not {modes!r}"
+            )
+            return
         if script_class.title in self.scripts:
             self.manager.report_error(owner, f"scripts: title {script_class.title!r} is already taken")
             return
         try:
-            self.scripts[script_class.title] = script_class()
+            script = script_class()
         except Exception as error:  # noqa: BLE001 - the extension's constructor failed
             self.manager.report_error(owner, f"scripts: {script_class.title}: {type(error).__name__}: {error}")
             return
+        if script.alwayson:
+            try:  # its stage methods become hooks: one dispatch path with the extensions' own
+                register_script_hooks(self.manager, script, owner)
+            except Exception as error:  # noqa: BLE001 - e.g. a stage method pluggy refuses
+                self.manager.report_error(owner, f"scripts: {script.title}: {type(error).__name__}: {error}")
+                return
+        self.scripts[script_class.title] = script
         self.script_owner[script_class.title] = owner
 
     def _add_network(self, owner: str, network) -> None:
@@ -75,22 +89,33 @@ class PluginRegistry:
     def alwayson_scripts(self) -> list[Script]:
         return [s for s in self.scripts.values() if s.alwayson]
 
-    def find_script(self, title: str) -> Script:
+    def scripts_for(self, mode: str) -> list[Script]:
+        """The scripts that run in `mode` ("txt2img" or "img2img"), in registration order."""
+        return [s for s in self.scripts.values() if runs_in(s, mode)]
+
+    def find_script(self, title: str, mode: str | None = "txt2img") -> Script:
+        """The script of that title (any case) that runs in `mode` ("txt2img", "img2img"; None: any
+        mode). Raises ScriptArgsError (a ValueError) for an unknown title or another mode's script."""
         for script in self.scripts.values():
             if script.title.lower() == title.lower():
+                if mode is not None and not runs_in(script, mode):
+                    raise ScriptArgsError(
+                        f"script {script.title!r} does not run in {mode} (it runs in {', '.join(script.modes)})"
+                    )
                 return script
         known = ", ".join(repr(s.title) for s in self.scripts.values()) or "none"
         raise ScriptArgsError(f"script {title!r} not found; known scripts: {known}")
 
-    def validate_script_args(self, script_name: str | None, script_args, alwayson: dict) -> None:
-        """Raise ScriptArgsError (a ValueError) for unknown scripts or bad arguments, before queueing."""
+    def validate_script_args(self, script_name: str | None, script_args, alwayson: dict, mode: str = "txt2img") -> None:
+        """Raise ScriptArgsError (a ValueError) for unknown scripts, scripts that do not run in
+        `mode`, or bad arguments, before queueing."""
         if script_name:
-            script = self.find_script(script_name)
+            script = self.find_script(script_name, mode)
             if script.alwayson:
                 raise ScriptArgsError(f"script {script.title!r} is always-on: pass it in alwayson_scripts")
             parse_script_args(script, script_args)
         for title, raw in (alwayson or {}).items():
-            script = self.find_script(title)
+            script = self.find_script(title, mode)
             if not script.alwayson:
                 raise ScriptArgsError(f"script {script.title!r} is not always-on: pass it as script_name")
             parse_script_args(script, raw)

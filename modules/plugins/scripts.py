@@ -24,6 +24,11 @@ class Script:
       pictures (usually by calling `p.process()` one or more times) and returns a GenerationResult.
     - `alwayson = True`: its stage methods run on every generation with its args; `enabled(args)`
       decides whether it takes part (default: an `enabled` field if Args has one, else always).
+      The stage methods it overrides are registered as implementations of the hooks of the same
+      names (after the extensions' own), so they are called exactly like hooks: a failure is
+      reported on the script's extension and the job goes on.
+    - `modes`: the tabs/endpoints it runs in, ("txt2img", "img2img") by default (A1111's
+      `show(is_img2img)`); GET /sdapi/v1/scripts and script-info list it per mode.
     - `infotext_fields`: {arg name: infotext key}. Those args are written into the infotext when
       the script takes part, and read back from pasted infotext.
     - `ui()` (web UI only) builds the controls and returns {arg name: Gradio component}.
@@ -31,6 +36,7 @@ class Script:
 
     title: ClassVar[str] = ""
     alwayson: ClassVar[bool] = False
+    modes: ClassVar[tuple[str, ...]] = ("txt2img", "img2img")
     Args: ClassVar[type[BaseModel]] = NoArgs
     infotext_fields: ClassVar[dict[str, str]] = {}
 
@@ -44,16 +50,47 @@ class Script:
     def run(self, p, args: BaseModel):
         raise NotImplementedError(f"script {self.title!r} has no run()")
 
-    # Always-on scripts: the same stages as the hooks of the same names.
+    # Always-on scripts: the stages of the hooks of the same names, with the script's args after
+    # `p`; the hook's other arguments come by name (see modules/plugins/hookspecs.py for types).
     def before_process(self, p, args: BaseModel) -> None: ...
 
     def process(self, p, args: BaseModel) -> None: ...
 
+    def before_process_batch(
+        self, p, args: BaseModel, batch_index: int, prompts: list[str], seeds: list[int]
+    ) -> None: ...
+
     def process_batch(self, p, args: BaseModel, batch_index: int, prompts: list[str], seeds: list[int]) -> None: ...
+
+    def cfg_denoiser(self, p, args: BaseModel, params) -> None: ...
+
+    def cfg_denoised(self, p, args: BaseModel, params) -> None: ...
+
+    def post_sample(self, p, args: BaseModel, latents):  # a tensor replaces the latents (first result wins)
+        return None
 
     def postprocess_image(self, p, args: BaseModel, params) -> None: ...
 
     def postprocess(self, p, args: BaseModel, result) -> None: ...
+
+
+# The Script methods that are stage hooks: an always-on script's overrides are registered as hooks.
+STAGE_METHODS = (
+    "before_process",
+    "process",
+    "before_process_batch",
+    "process_batch",
+    "cfg_denoiser",
+    "cfg_denoised",
+    "post_sample",
+    "postprocess_image",
+    "postprocess",
+)
+MODES = ("txt2img", "img2img")
+
+
+def runs_in(script: type[Script] | Script, mode: str) -> bool:
+    return mode in script.modes
 
 
 def parse_script_args(script: type[Script] | Script, raw: Any) -> BaseModel:

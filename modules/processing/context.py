@@ -1,21 +1,71 @@
 """`p`: what the generation hooks and scripts see of a running job.
 
-Part of the extension contract: attributes are only added, never renamed or removed.
+Part of the extension contract: attributes are only added, never renamed or removed. Each one is
+listed below with its type; change the plain fields (prompt, seeds, sizes, ...) to change what is
+made, read the rest. `p.process(**overrides)` (scripts) makes pictures again from the untouched
+request with some fields changed: see modules/processing/generation.py.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # types only: importing these here would load torch with the contract
+    from modules.config.settings import SettingsSnapshot
+    from modules.models.discovery import CheckpointInfo
+    from modules.models.loading import LoadedModel
+    from modules.plugins.types import ExtraNetworkCall
+    from modules.processing.request import GenerationRequest
+    from modules.processing.result import GenerationResult
+
+
+@dataclass(frozen=True)
+class ModelsFacade:
+    """The loaded model's parts, as an extension may read (or patch, then restore) them."""
+
+    loaded: LoadedModel
+
+    @property
+    def unet(self):  # diffusers UNet2DConditionModel
+        return self.loaded.unet
+
+    @property
+    def text_encoder(self):  # transformers CLIPTextModel
+        return self.loaded.text_encoder
+
+    @property
+    def tokenizer(self):  # transformers CLIPTokenizer
+        return self.loaded.tokenizer
+
+    @property
+    def vae(self):  # diffusers AutoencoderKL
+        return self.loaded.vae
+
+    @property
+    def info(self) -> CheckpointInfo:  # name, title, path of the checkpoint
+        return self.loaded.info
+
+    @property
+    def family(self) -> str:  # "sd1", ...
+        return self.loaded.family
+
+    @property
+    def short_hash(self) -> str:  # the "Model hash" of the infotext
+        return self.loaded.short_hash
 
 
 @dataclass
 class ProcessingContext:
-    request: Any  # the Txt2ImgRequest being run (read-only: change the fields below instead)
-    model: Any  # modules.models.loading.LoadedModel: unet, text_encoder, vae, tokenizer, info
-    settings: Any  # a SettingsSnapshot: the job's settings frozen at submit; p.settings.get("key")
-    models_dir: Any  # pathlib.Path of models/ (Lora/, rembg/, embeddings/ ...)
-    prompt: str
+    request: GenerationRequest  # the request being run (frozen: change the fields below instead)
+    model: LoadedModel  # the loaded model (unet, text_encoder, vae, tokenizer, info); see `models`
+    settings: SettingsSnapshot  # the job's settings frozen at submit: p.settings.get("key")
+    models_dir: Path  # models/ (Lora/, rembg/, embeddings/ ...)
+    prompt: str  # the prompt after styles; before_process may change it; tags stripped after it
     negative_prompt: str
     seed: int = -1  # the base seed, chosen before before_process
     steps: int = 20
@@ -23,13 +73,14 @@ class ProcessingContext:
     width: int = 512
     height: int = 512
     clip_skip: int | None = None  # None: the CLIP_stop_at_last_layers setting
-    extra_generation_params: dict[str, Any] = field(default_factory=dict)  # added to the infotext
+    extra_generation_params: dict[str, Any] = field(default_factory=dict)  # infotext key -> value, added
     warnings: list[str] = field(default_factory=list)  # shown to the user with the result
     script_args: dict[str, BaseModel] = field(default_factory=dict)  # always-on script title -> args
     # Extra-network tags stripped from the prompts: {"lora": [ExtraNetworkCall, ...]}.
-    extra_network_calls: dict[str, list] = field(default_factory=dict)
-    # A selectable script's run() calls this to make pictures with the current fields.
-    process: Any = None
+    extra_network_calls: dict[str, list[ExtraNetworkCall]] = field(default_factory=dict)
+    # A selectable script's run() calls p.process(**overrides) to make pictures: each call starts
+    # from the untouched request with those request fields changed, e.g. p.process(seed=5).
+    process: Callable[..., GenerationResult] | None = None
     # Free space for one extension to leave data for its own later hooks: key by your name.
     extension_state: dict[str, Any] = field(default_factory=dict)
     # One entry per image of the job (batch_size x n_iter), as A1111's p has them. Set before the
@@ -47,3 +98,13 @@ class ProcessingContext:
     negative_prompts: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     subseeds: list[int] = field(default_factory=list)
+
+    @property
+    def models(self) -> ModelsFacade:
+        """The loaded model's parts (unet, text_encoder, tokenizer, vae, info, family, short_hash)."""
+        return ModelsFacade(self.model)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the first pass."""
+        return self.width, self.height

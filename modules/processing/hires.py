@@ -30,18 +30,3 @@ def encode_images(model, images: list[Image.Image]) -> torch.Tensor:
     with torch.inference_mode():
         latents = vae.encode(pixels).latent_dist.mean
     return latents * vae.config.scaling_factor
-
-
-def infotext_params(request, target: HiresTarget, sampler_name: str, schedule: str) -> dict:
-    resized = bool(request.hr_resize_x or request.hr_resize_y)
-    return {
-        "Denoising strength": request.denoising_strength,
-        "Hires upscale": None if resized else request.hr_scale,
-        "Hires resize": f"{target.width}x{target.height}" if resized else None,
-        "Hires steps": request.hr_second_pass_steps or None,
-        "Hires upscaler": request.hr_upscaler,
-        "Hires sampler": sampler_name if request.hr_sampler_name else None,
-        "Hires schedule type": schedule if request.hr_scheduler else None,
-        "Hires prompt": request.hr_prompt or None,
-        "Hires negative prompt": request.hr_negative_prompt or None,
-    }

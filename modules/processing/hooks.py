@@ -1,9 +1,11 @@
-"""One place per stage calls the extensions: their hooks and their always-on scripts.
-A failure is recorded against the extension and the job goes on."""
+"""One place per stage calls the extensions. Their hooks and the always-on scripts' stage methods
+are all implementations registered with the plugin manager (see modules/plugins/script_hooks.py),
+so one `pm.hook.<stage>(...)` call reaches both; a failure is recorded against its extension and
+the job goes on."""
 
 from dataclasses import dataclass
 
-from modules.plugins.scripts import Script, args_to_infotext, parse_script_args
+from modules.plugins.scripts import Script, args_to_infotext, parse_script_args, runs_in
 from modules.plugins.types import DenoisedParams, DenoiserParams
 
 
@@ -14,11 +16,15 @@ class StageHooks:
     scripts: list[tuple[Script, object]]  # enabled always-on scripts with their args
 
     @classmethod
-    def for_job(cls, engine, p, alwayson_args: dict) -> "StageHooks":
-        """Every always-on script takes part with its defaults unless the request gave arguments."""
+    def for_job(cls, engine, p, alwayson_args: dict, mode: str = "txt2img") -> "StageHooks":
+        """Every always-on script of `mode` takes part with its defaults unless the request gave
+        arguments. Those taking part get their args in `p.script_args` (which is how their stage
+        hooks know they take part) and their infotext fields in `p.extra_generation_params`."""
         given = {title.lower(): raw for title, raw in (alwayson_args or {}).items()}
         scripts = []
         for script in engine.plugins.alwayson_scripts:
+            if not runs_in(script, mode):
+                continue
             args = parse_script_args(script, given.get(script.title.lower()))
             if script.enabled(args):
                 scripts.append((script, args))
@@ -27,17 +33,21 @@ class StageHooks:
         return cls(engine, p, scripts)
 
     def run(self, stage: str, **kwargs) -> list:
+        """Call the stage hook with this job's `p`. Returns the implementations' non-None results:
+        for a firstresult hook (`post_sample`) at most one, the winner's."""
         results = self.engine.extensions.call(stage, p=self.p, **kwargs)
-        for script, args in self.scripts:
-            method = getattr(script, stage, None)
-            if method is None:
-                continue
-            try:
-                method(self.p, args, **kwargs)
-            except Exception as error:  # noqa: BLE001 - isolation: report and go on
-                owner = self.engine.plugins.script_owner.get(script.title, script.title)
-                self.engine.extensions.report_error(owner, f"{script.title}.{stage}: {type(error).__name__}: {error}")
-        return results
+        if isinstance(results, list):
+            return results
+        return [] if results is None else [results]
+
+    def post_sample(self, latents):
+        """The latents after `post_sample`: the first implementation returning a tensor replaces them."""
+        replaced = self.engine.extensions.call("post_sample", p=self.p, latents=latents)
+        return latents if replaced is None else replaced
+
+    def image_saved(self, params) -> None:
+        """After each file is written; the same dispatch as every stage."""
+        self.engine.extensions.call("image_saved", params=params)
 
     def step_hooks(self) -> "StepHooks | None":
         """Per-step callbacks, or None when no extension listens (then the loop pays nothing)."""

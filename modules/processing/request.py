@@ -1,4 +1,12 @@
-"""The one typed request that the UI and the API both build."""
+"""The one typed request that the UI and the API both build: a frozen GenerationRequest.
+
+Design: the A1111 flat field names stay on the request (the API bodies and the UI tabs use them, so
+the edge stays a plain field copy); the sections are read through views (`request.hires`,
+`request.refiner`, `request.scripts`). The img2img-only sections, `init` (init images) and `mask`,
+are sub-models: absent on a txt2img request. Each field that the infotext records declares its
+key once, with `infotext("Key")`; modules/images/infotext.py derives the writer, the paste reader
+and the UI labels from those declarations.
+"""
 
 from typing import Annotated, Any
 
@@ -13,8 +21,16 @@ SIZE_MULTIPLE = 8
 # Pixels of one batch at its final size (batch_size x width x height, after hires): what one
 # job may hold in memory at once. 16 Mpx: e.g. 4 pictures at 2048x2048.
 MAX_BATCH_PIXELS = 4 * MAX_SIZE * MAX_SIZE
+MAX_INIT_IMAGES = 8
 # NaN or Infinity in a knob is never meant: refuse it, naming the field, instead of generating noise.
 FINITE = ConfigDict(allow_inf_nan=False)
+
+
+def infotext(key: str) -> dict:
+    """The declaration that a field is recorded in the infotext under `key` (and read back from it
+    on paste): pass as a Field's json_schema_extra."""
+    return {"infotext": key}
+
 
 # The limits of each knob, shared by every request type (UI, API) so they cannot drift apart.
 Steps = Annotated[int, Field(ge=1, le=MAX_STEPS)]
@@ -23,6 +39,7 @@ Size = Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)]
 Seed = Annotated[int, Field(ge=-1, le=2**32 - 1)]
 BatchSize = Annotated[int, Field(ge=1, le=8)]
 BatchCount = Annotated[int, Field(ge=1, le=100)]
+Strength = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class GenerationKnobs(BaseModel):
@@ -30,12 +47,12 @@ class GenerationKnobs(BaseModel):
 
     model_config = FINITE
 
-    prompt: str = ""
-    negative_prompt: str = ""
-    cfg_scale: CfgScale = 7.0
-    width: Size = 512
+    prompt: str = Field("", json_schema_extra=infotext("Prompt"))
+    negative_prompt: str = Field("", json_schema_extra=infotext("Negative prompt"))
+    cfg_scale: CfgScale = Field(7.0, json_schema_extra=infotext("CFG scale"))
+    width: Size = 512  # infotext "Size" (WxH): see infotext.COMPOSITE_KEYS
     height: Size = 512
-    seed: Seed = -1
+    seed: Seed = Field(-1, json_schema_extra=infotext("Seed"))
     batch_size: BatchSize = 1
     n_iter: BatchCount = 1
 
@@ -45,11 +62,11 @@ class SeedKnobs(BaseModel):
 
     model_config = FINITE
 
-    subseed: Seed = -1
-    subseed_strength: float = Field(0.0, ge=0.0, le=1.0)
-    seed_resize_from_h: int = Field(0, ge=-1, le=MAX_SIZE)  # <= 0: off
+    subseed: Seed = Field(-1, json_schema_extra=infotext("Variation seed"))
+    subseed_strength: float = Field(0.0, ge=0.0, le=1.0, json_schema_extra=infotext("Variation seed strength"))
+    seed_resize_from_h: int = Field(0, ge=-1, le=MAX_SIZE)  # <= 0: off; infotext "Seed resize from" (WxH)
     seed_resize_from_w: int = Field(0, ge=-1, le=MAX_SIZE)
-    eta: float | None = Field(None, ge=0.0, le=1.0)  # None: the sampler's own
+    eta: float | None = Field(None, ge=0.0, le=1.0, json_schema_extra=infotext("Eta"))  # None: the sampler's own
     s_churn: float = Field(0.0, ge=0.0, le=100.0)
     s_tmin: float = Field(0.0, ge=0.0)
     s_tmax: float | None = Field(None, ge=0.0)  # None: infinity
@@ -71,23 +88,23 @@ class HiresKnobs(BaseModel):
     model_config = FINITE
 
     enable_hr: bool = False
-    hr_scale: float = Field(2.0, ge=1.0, le=8.0)
-    hr_upscaler: str | None = "Latent"  # None (A1111 clients): Latent
-    hr_second_pass_steps: int = Field(0, ge=0, le=MAX_STEPS)  # 0: the same as steps
-    hr_resize_x: int = Field(0, ge=0, le=MAX_SIZE)  # the final size is checked too: see check_output_size
+    hr_scale: float = Field(2.0, ge=1.0, le=8.0, json_schema_extra=infotext("Hires upscale"))
+    # None (A1111 clients): Latent. The name is resolved by prepare() (unknown: refused there).
+    hr_upscaler: str | None = Field("Latent", json_schema_extra=infotext("Hires upscaler"))
+    hr_second_pass_steps: int = Field(0, ge=0, le=MAX_STEPS, json_schema_extra=infotext("Hires steps"))  # 0: steps
+    # Infotext "Hires resize" (WxH). The final size is checked too: see check_output_size.
+    hr_resize_x: int = Field(0, ge=0, le=MAX_SIZE)
     hr_resize_y: int = Field(0, ge=0, le=MAX_SIZE)
-    denoising_strength: float = Field(0.7, ge=0.0, le=1.0)
-    hr_sampler_name: str | None = None  # None: the first pass's
-    hr_scheduler: str | None = None
-    hr_prompt: str = ""  # "": the first pass's
-    hr_negative_prompt: str = ""
+    denoising_strength: float = Field(0.7, ge=0.0, le=1.0, json_schema_extra=infotext("Denoising strength"))
+    hr_sampler_name: str | None = Field(None, json_schema_extra=infotext("Hires sampler"))  # None: the first pass's
+    hr_scheduler: str | None = Field(None, json_schema_extra=infotext("Hires schedule type"))
+    hr_prompt: str = Field("", json_schema_extra=infotext("Hires prompt"))  # "": the first pass's
+    hr_negative_prompt: str = Field("", json_schema_extra=infotext("Hires negative prompt"))
 
     @field_validator("hr_upscaler")
     @classmethod
-    def _known_upscaler(cls, value: str | None) -> str:
-        from modules.processing.upscalers import check_upscaler
-
-        return check_upscaler(value or "Latent")
+    def _default_upscaler(cls, value: str | None) -> str:
+        return value or "Latent"
 
 
 class RefinerKnobs(BaseModel):
@@ -95,43 +112,110 @@ class RefinerKnobs(BaseModel):
 
     model_config = FINITE
 
-    refiner_checkpoint: str | None = None
-    refiner_switch_at: float = Field(0.8, ge=0.01, le=1.0)
+    refiner_checkpoint: str | None = Field(None, json_schema_extra=infotext("Refiner"))
+    refiner_switch_at: float = Field(0.8, ge=0.01, le=1.0, json_schema_extra=infotext("Refiner switch at"))
 
 
-class Txt2ImgRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
-    model_config = ConfigDict(extra="forbid")
+class ScriptsSection(BaseModel):
+    """The Script-menu choice and its arguments (named dict, or a positional list from A1111
+    clients), and always-on scripts' arguments keyed by title. A view of the request's fields."""
 
-    steps: Steps = 20
-    sampler_name: str = catalog.DEFAULT_SAMPLER
-    scheduler: str = "Automatic"
-    checkpoint: str | None = None  # None: the loaded (or default) checkpoint
+    model_config = ConfigDict(frozen=True)
+
+    script_name: str | None = None
+    script_args: Any = None
+    alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
+
+
+class InitSection(BaseModel):
+    """img2img's start: the init images (PIL images, or base64 strings from the API), how they are
+    fitted to the size (A1111's resize_mode: 0 just resize, 1 crop and resize, 2 resize and fill,
+    3 latent upscale) and how far they are denoised. Carried and validated; img2img runs it."""
+
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False, arbitrary_types_allowed=True)
+
+    images: list[Any] = Field(min_length=1, max_length=MAX_INIT_IMAGES)
+    resize_mode: int = Field(0, ge=0, le=3)
+    denoising_strength: Strength = 0.75
+
+
+class MaskSection(BaseModel):
+    """Inpainting's mask and its options (A1111's names). Carried and validated; img2img runs it."""
+
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False, arbitrary_types_allowed=True)
+
+    image: Any
+    mask_blur: int = Field(4, ge=0, le=64)
+    inpainting_fill: int = Field(1, ge=0, le=3)  # fill, original, latent noise, latent nothing
+    inpaint_full_res: bool = True
+    inpaint_full_res_padding: int = Field(32, ge=0, le=256)
+    inpainting_mask_invert: bool = False
+
+
+class GenerationRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
+    """One picture request, frozen: change it with `with_overrides(**fields)` (a new, validated
+    request). Names (sampler, schedule, upscaler, checkpoints, styles, scripts) are checked by
+    prepare(), which reports every problem of a request together."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    steps: Steps = Field(20, json_schema_extra=infotext("Steps"))
+    sampler_name: str = Field(catalog.DEFAULT_SAMPLER, json_schema_extra=infotext("Sampler"))
+    scheduler: str = Field("Automatic", json_schema_extra=infotext("Schedule type"))
+    # None: the loaded (or default) checkpoint
+    checkpoint: str | None = Field(None, json_schema_extra=infotext("Model"))
     save_images: bool = True
     styles: list[str] = Field(default_factory=list)  # names from styles.csv, applied in order
-    clip_skip: int | None = Field(None, ge=1, le=12)  # None: the CLIP_stop_at_last_layers setting
+    # None: the CLIP_stop_at_last_layers setting
+    clip_skip: int | None = Field(None, ge=1, le=12, json_schema_extra=infotext("Clip skip"))
     # Settings for this request only ({key: value}, checked against the declared options when the
     # job is submitted); with restore_afterwards False they are also saved once the job has run.
     override_settings: dict[str, Any] = Field(default_factory=dict)
     override_settings_restore_afterwards: bool = True
 
-    # Scripts (extensions): the Script-menu choice and its arguments (named dict, or a positional
-    # list from A1111 clients), and always-on scripts' arguments keyed by title.
+    # Scripts (extensions): see ScriptsSection (read them together as `request.scripts`).
     script_name: str | None = None
     script_args: Any = None
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("sampler_name")
-    @classmethod
-    def _known_sampler(cls, value: str) -> str:
-        catalog.resolve(value, "Automatic")  # raises with the list of names
-        return value
+    # img2img sections: None on a txt2img request.
+    init: InitSection | None = None
+    mask: MaskSection | None = None
 
     @model_validator(mode="after")
-    def _output_within_limits(self) -> "Txt2ImgRequest":
+    def _output_within_limits(self) -> "GenerationRequest":
+        if self.mask is not None and self.init is None:
+            raise ValueError("mask: an inpainting mask needs init images (init)")
         check_output_size(self)
         return self
 
-    def size_adjustments(self) -> tuple["Txt2ImgRequest", list[str]]:
+    @property
+    def hires(self) -> HiresKnobs | None:
+        """The hires section, None when the hires fix is off."""
+        return HiresKnobs.model_construct(**self._fields_of(HiresKnobs)) if self.enable_hr else None
+
+    @property
+    def refiner(self) -> RefinerKnobs | None:
+        """The refiner section, None when there is no refiner."""
+        return RefinerKnobs.model_construct(**self._fields_of(RefinerKnobs)) if self.refiner_checkpoint else None
+
+    @property
+    def scripts(self) -> ScriptsSection:
+        return ScriptsSection.model_construct(**self._fields_of(ScriptsSection))
+
+    def _fields_of(self, section: type[BaseModel]) -> dict:
+        return {name: getattr(self, name) for name in section.model_fields}
+
+    def with_overrides(self, **overrides) -> "GenerationRequest":
+        """A new request: this one with `overrides` (field names), validated as a new request is."""
+        unknown = sorted(set(overrides) - set(type(self).model_fields))
+        if unknown:
+            raise ValueError(f"unknown request field(s): {', '.join(unknown)}")
+        if not overrides:
+            return self
+        return type(self).model_validate({**self._fields_of(type(self)), **overrides})
+
+    def size_adjustments(self) -> tuple["GenerationRequest", list[str]]:
         """Round width/height to multiples of 8 (the VAE's stride), saying what changed."""
         messages, sizes = [], {}
         for name in ("width", "height"):
@@ -143,7 +227,17 @@ class Txt2ImgRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
         return self.model_copy(update=sizes), messages
 
 
-def output_size(request: "Txt2ImgRequest") -> tuple[int, int]:
+class Txt2ImgRequest(GenerationRequest):
+    """A GenerationRequest without init images (same fields and limits)."""
+
+    @model_validator(mode="after")
+    def _no_init_images(self) -> "Txt2ImgRequest":
+        if self.init is not None or self.mask is not None:
+            raise ValueError("init: a txt2img request has no init images or mask (use img2img)")
+        return self
+
+
+def output_size(request: "GenerationRequest") -> tuple[int, int]:
     """The size of the pictures a request makes: the hires target when the hires fix is on
     (computed by the rule the hires pass uses), otherwise width x height rounded as generated."""
     width, height = (max(MIN_SIZE, round(v / SIZE_MULTIPLE) * SIZE_MULTIPLE) for v in (request.width, request.height))
@@ -153,7 +247,7 @@ def output_size(request: "Txt2ImgRequest") -> tuple[int, int]:
     return target.width, target.height
 
 
-def check_output_size(request: "Txt2ImgRequest") -> None:
+def check_output_size(request: "GenerationRequest") -> None:
     """Refuse, before anything is queued, a request whose pictures would exceed the size limits:
     each side at most MAX_SIZE, a batch at most MAX_BATCH_PIXELS. ValueError names the fields."""
     width, height = output_size(request)

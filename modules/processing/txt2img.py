@@ -6,19 +6,19 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from modules.images.infotext import build_infotext
+from modules.images.infotext import build_infotext, params_from_fields
 from modules.images.pixels import to_pil_images
 from modules.images.previews import make_preview
 from modules.memory import prepare_compute_thread
-from modules.plugins.scripts import parse_script_args
 from modules.plugins.types import ImageSavedParams, PostprocessImageParams
-from modules.processing import hires
+from modules.processing import generation, hires
 from modules.processing.context import ProcessingContext
 from modules.processing.hooks import StageHooks
 from modules.processing.job_images import JobImages
 from modules.processing.networks import ActiveNetworks
+from modules.processing.prepare import PreparedRequest
 from modules.processing.prompting import JobPrompts
-from modules.processing.request import Txt2ImgRequest
+from modules.processing.request import GenerationRequest
 from modules.processing.result import GeneratedImage, GenerationResult
 from modules.prompts.conditioning import encode_prompt
 from modules.prompts.extra_networks import strip_tags
@@ -29,49 +29,18 @@ from modules.sampling.guidance import GuidancePlan
 OUTPUT_SUBDIR = "txt2img-images"
 
 
-def run(request: Txt2ImgRequest, engine, job, settings=None) -> GenerationResult:
-    """Run a request: through the chosen Script-menu script if any (its run() calls p.process()),
-    otherwise one generation. `settings`: the snapshot taken when the job was submitted (None: one
-    taken now, with the request's override_settings); the job reads no other settings."""
-    if settings is None:
-        settings = engine.settings.snapshot(request.override_settings)
-    request, warnings = request.size_adjustments()
-    sampler, schedule = catalog.resolve(request.sampler_name, request.scheduler)
-    model = engine.models.get(request.checkpoint)
-    prompt, negative_prompt = engine.prepare_prompts(request.prompt, request.negative_prompt, request.styles,
-                                                     settings)  # fmt: skip
-    p = ProcessingContext(
-        request=request,
-        model=model,
-        settings=settings,
-        models_dir=engine.paths.models_dir,
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        clip_skip=request.clip_skip,
-        seed=noise.pick_seed(request.seed),
-        steps=request.steps,
-        cfg_scale=request.cfg_scale,
-        width=request.width,
-        height=request.height,
-        warnings=warnings,
-    )
-    p.process = lambda: generate(p, engine, job, sampler, schedule)
-    if not request.script_name:
-        return p.process()
-    script = engine.plugins.find_script(request.script_name)
-    args = parse_script_args(script, request.script_args)
-    try:
-        result = script.run(p, args)
-    except Exception as error:
-        owner = engine.plugins.script_owner.get(script.title, script.title)
-        engine.extensions.report_error(owner, f"{script.title}.run: {type(error).__name__}: {error}")
-        raise RuntimeError(f"script {script.title!r} failed: {type(error).__name__}: {error}") from error
-    return result if result is not None else p.process()
+def run(request: GenerationRequest, engine, job, settings=None, prepared: PreparedRequest | None = None):
+    """Run a request to a GenerationResult (see generation.run): `prepared` is what the engine
+    resolved at submit; `settings` the snapshot taken then (used when `prepared` is None)."""
+    return generation.run(request, engine, job, settings, prepared)
 
 
-def generate(p: ProcessingContext, engine, job, sampler, schedule) -> GenerationResult:
-    """One generation with the context's current fields, calling the extension stages."""
-    hooks = StageHooks.for_job(engine, p, p.request.alwayson_scripts)
+def generate(p: ProcessingContext, engine, job, prepared: PreparedRequest) -> GenerationResult:
+    """One generation with the context's current fields, calling the extension stages. The names
+    come resolved in `prepared`: nothing is looked up again here."""
+    sampler, schedule = prepared.sampler, prepared.schedule
+    alwayson = {title: args.model_dump() for title, args in prepared.alwayson_args.items()}
+    hooks = StageHooks.for_job(engine, p, alwayson)
     hooks.run("before_process")
     shown_prompt, shown_negative = p.prompt, p.negative_prompt  # infotext keeps the tags, as A1111's does
     seed_plan = _seed_plan(p)
@@ -98,7 +67,7 @@ def generate(p: ProcessingContext, engine, job, sampler, schedule) -> Generation
             warnings=p.warnings,
         )
         params = SamplingParams(p.steps, sampler, schedule, p.cfg_scale, p.width, p.height)
-        _sample_batches(p, engine, job, hooks, result, params, seed_plan, job_images)
+        _sample_batches(p, engine, job, hooks, result, params, seed_plan, job_images, prepared)
     finally:
         networks.deactivate()
     hooks.run("postprocess", result=result)
@@ -118,10 +87,10 @@ def _seed_plan(p) -> noise.SeedPlan:
 
 
 def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult, params: "SamplingParams",
-                    seed_plan: noise.SeedPlan, job_images: JobImages) -> None:  # fmt: skip
+                    seed_plan: noise.SeedPlan, job_images: JobImages, prepared: PreparedRequest) -> None:  # fmt: skip
     request = p.request
     job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
-    second = HiresPass.for_request(p, params) if request.enable_hr else None
+    second = HiresPass.for_request(p, params, prepared) if request.enable_hr else None
     noise_settings = NoiseSettings(
         source=str(p.settings.get("randn_source")),
         ensd=int(p.settings.get("eta_noise_seed_delta") or 0),
@@ -141,7 +110,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         hooks.run("before_process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
         hooks.run("process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
         prompts, negative, seeds, subseeds = job_images.used()
-        refiner = _refiner_switch(engine, p, prompts, negative)
+        refiner = _refiner_switch(engine, p, prompts, negative, prepared.refiner)
         latents, stopped = sample_latents(
             p.model,
             job_prompts.plan(prompts, negative, p.cfg_scale, p.steps),
@@ -169,7 +138,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             hooks.run("postprocess_image", params=item)
             params_for_image = infotext_params(result, seed, p)
             if request.subseed_strength > 0:
-                params_for_image["Variation seed"] = subseed
+                params_for_image.update(params_from_fields({"subseed": subseed}))
             shown, shown_negative = job_images.record(len(result.images), prompt, negative, seed, subseed)
             infotext = build_infotext(shown, shown_negative, params_for_image)
             path = _save_image(engine, result, item.image, seed, infotext) if request.save_images else None
@@ -216,12 +185,12 @@ class HiresPass:
     run_steps: int  # how many of them run: steps x denoising strength, as A1111 counts
 
     @classmethod
-    def for_request(cls, p, first: "SamplingParams") -> "HiresPass":
+    def for_request(cls, p, first: "SamplingParams", prepared: PreparedRequest) -> "HiresPass":
         r = p.request
-        sampler, schedule = catalog.resolve(r.hr_sampler_name or first.sampler.name, r.hr_scheduler or first.schedule)
+        sampler, schedule = prepared.hires_sampler, prepared.hires_schedule
         steps = r.hr_second_pass_steps or first.steps
         target = hires.target_size(p.width, p.height, r.hr_scale, r.hr_resize_x, r.hr_resize_y)
-        p.extra_generation_params.update(hires.infotext_params(r, target, sampler.name, schedule))
+        p.extra_generation_params.update(_hires_params(r, target, sampler.name, schedule))
         return cls(target, sampler, schedule, steps, min(int(steps * r.denoising_strength), steps))
 
     def run(self, p, job_prompts, latents, seeds, prompts, negative, step_hooks, on_step, should_stop,
@@ -252,16 +221,34 @@ class HiresPass:
         return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks, on_latents)
 
 
+def _hires_params(r, target: hires.HiresTarget, sampler_name: str, schedule: str) -> dict:
+    """Infotext keys of the hires pass (what A1111 writes), each only when it says something."""
+    resized = bool(r.hr_resize_x or r.hr_resize_y)
+    return params_from_fields({
+        "denoising_strength": r.denoising_strength,
+        "hr_scale": None if resized else r.hr_scale,
+        "hr_resize_x": target.width if resized else None,
+        "hr_resize_y": target.height if resized else None,
+        "hr_second_pass_steps": r.hr_second_pass_steps or None,
+        "hr_upscaler": r.hr_upscaler,
+        "hr_sampler_name": sampler_name if r.hr_sampler_name else None,
+        "hr_scheduler": schedule if r.hr_scheduler else None,
+        "hr_prompt": r.hr_prompt or None,
+        "hr_negative_prompt": r.hr_negative_prompt or None,
+    })  # fmt: skip
+
+
 def _seed_params(request, seed_plan: noise.SeedPlan, settings: "NoiseSettings") -> dict:
     """Infotext keys for the seed and sampler extras, only when they are in use."""
     resized = request.seed_resize_from_w > 0 and request.seed_resize_from_h > 0
-    return {
-        "Variation seed strength": request.subseed_strength if request.subseed_strength > 0 else None,
-        "Seed resize from": f"{request.seed_resize_from_w}x{request.seed_resize_from_h}" if resized else None,
-        "Eta": request.eta,
-        "ENSD": settings.ensd or None,
-        "RNG": settings.source if settings.source != "CPU" else None,
-    }
+    return params_from_fields({
+        "subseed_strength": request.subseed_strength if request.subseed_strength > 0 else None,
+        "seed_resize_from_w": request.seed_resize_from_w if resized else None,
+        "seed_resize_from_h": request.seed_resize_from_h if resized else None,
+        "eta": request.eta,
+        "eta_noise_seed_delta": settings.ensd or None,
+        "randn_source": settings.source if settings.source != "CPU" else None,
+    })  # fmt: skip
 
 
 def _network_state(p) -> tuple:
@@ -345,29 +332,31 @@ class RefinerSwitch(ModelSwitch):
     """Loads the refiner checkpoint when the sampler reaches the switch point (the manager keeps
     one model in memory, as A1111 does: the base model is loaded again for the next job)."""
 
-    def __init__(self, engine, p, prompts: list[str], negative: str):
+    def __init__(self, engine, p, prompts: list[str], negative: str, info):
         super().__init__(p.request.refiner_switch_at, self._load)
-        self.engine, self.p, self.prompts, self.negative = engine, p, prompts, negative
+        self.engine, self.p, self.prompts, self.negative, self.info = engine, p, prompts, negative, info
         self.loaded_model = None
 
     def _load(self):
         p = self.p
-        model = self.engine.models.get(p.request.refiner_checkpoint)
+        model = self.engine.models.get(self.info)  # the CheckpointInfo prepare() resolved
         self.loaded_model = model
         refiner_p = dataclasses.replace(p, model=model)
         plan = JobPrompts(self.engine, refiner_p).plan(self.prompts, self.negative, p.cfg_scale, p.steps)
         return model.unet, plan
 
 
-def _refiner_switch(engine, p, prompts: list[str], negative: str) -> RefinerSwitch | None:
+def _refiner_switch(engine, p, prompts: list[str], negative: str, info) -> RefinerSwitch | None:
+    """`info`: the refiner's CheckpointInfo as prepare() resolved it (None: no refiner)."""
     request = p.request
-    if not request.refiner_checkpoint or request.refiner_switch_at >= 1.0:
+    if info is None:
         return None
-    info = engine.models.resolve(request.refiner_checkpoint)  # unknown names fail before sampling
     p.extra_generation_params.update(
-        {"Refiner": engine.models.title(info), "Refiner switch at": request.refiner_switch_at}
+        params_from_fields(
+            {"refiner_checkpoint": engine.models.title(info), "refiner_switch_at": request.refiner_switch_at}
+        )  # fmt: skip
     )
-    return RefinerSwitch(engine, p, prompts, negative)
+    return RefinerSwitch(engine, p, prompts, negative, info)
 
 
 def _previewer(p, job, engine):
@@ -388,25 +377,28 @@ def _previewer(p, job, engine):
 
 
 def infotext_params(result: GenerationResult, seed: int, p: ProcessingContext | None = None) -> dict:
-    return {
-        "Steps": result.steps,
-        "Sampler": result.sampler_name,
-        "Schedule type": result.scheduler if result.scheduler != "Automatic" else None,
-        "CFG scale": result.cfg_scale,
-        "Seed": seed,
-        "Size": f"{result.width}x{result.height}",
-        "Model hash": result.model_hash,
-        "Model": result.model_name,
+    """The infotext keys of one image: the request fields it was made with (keys declared on the
+    fields), then what the job and the extensions added to p.extra_generation_params."""
+    params = params_from_fields({
+        "steps": result.steps,
+        "sampler_name": result.sampler_name,
+        "scheduler": result.scheduler if result.scheduler != "Automatic" else None,
+        "cfg_scale": result.cfg_scale,
+        "seed": seed,
+        "width": result.width,
+        "height": result.height,
+        "model_hash": result.model_hash,
+        "checkpoint": result.model_name,
         **(_prompt_options(p) if p is not None else {}),
-        **(p.extra_generation_params if p is not None else {}),
-    }
+    })  # fmt: skip
+    return {**params, **(p.extra_generation_params if p is not None else {})}
 
 
 def _prompt_options(p: ProcessingContext) -> dict:
     """Prompt settings that change the picture, written only when not at their defaults."""
     clip_skip = int(p.clip_skip or p.settings.get("CLIP_stop_at_last_layers"))
     emphasis = p.settings.get("emphasis")
-    return {"Clip skip": clip_skip if clip_skip > 1 else None, "Emphasis": emphasis if emphasis != "Original" else None}
+    return {"clip_skip": clip_skip if clip_skip > 1 else None, "emphasis": emphasis if emphasis != "Original" else None}
 
 
 def decode_latents(model, latents: torch.Tensor) -> list[Image.Image]:

@@ -10,6 +10,7 @@ not only the step). `DPMSolverSDEScheduler` (A1111's "DPM++ SDE") needs torchsde
 not a dependency here, so "DPM++ SDE" uses the singlestep SDE solver instead.
 """
 
+import importlib
 import inspect
 import math
 import time
@@ -73,16 +74,15 @@ class SamplerSpec:
     note: str = ""
 
     def scheduler_type(self):
-        import diffusers
-
-        # diffusers resolves its names lazily; while another thread (the model preload) is
-        # importing it, a lookup can fail for a moment. Wait for that import rather than fail.
-        for _ in range(100):
+        # diffusers resolves its names lazily and swaps its module object in sys.modules when its
+        # import finishes: while another thread (the model preload) is importing it, the object
+        # we got may be the half-built first one. So look the module up again on every try.
+        for _ in range(600):
             try:
-                return getattr(diffusers, self.scheduler_class)
+                return getattr(importlib.import_module("diffusers"), self.scheduler_class)
             except AttributeError:
                 time.sleep(0.05)
-        return getattr(diffusers, self.scheduler_class)
+        return getattr(importlib.import_module("diffusers"), self.scheduler_class)
 
     def supports_schedule(self, schedule: str) -> bool:
         if self.only_schedules and schedule not in self.only_schedules:

@@ -21,7 +21,7 @@ def install_fixture_extensions(data_dir: Path, *names: str) -> None:
 @pytest.fixture(scope="module")
 def ext_engine(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("ext-data")
-    install_fixture_extensions(data_dir, "example", "broken_import", "failing_hook")
+    install_fixture_extensions(data_dir, "example", "broken_import", "failing_hook", "latent_negate")
     engine = make_engine(data_dir, "--models-dir", str(tiny_single_file.parents[1]))
     yield engine
     engine.queue.shutdown()
@@ -34,6 +34,10 @@ def generate(engine, **fields):
 
 def pixels(result, index=0):
     return np.asarray(result.images[index].image.convert("RGB"), dtype=np.int16)
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
 def test_extensions_load_with_status_and_errors(ext_engine):
@@ -50,8 +54,51 @@ def test_extensions_load_with_status_and_errors(ext_engine):
 def test_failing_hooks_do_not_stop_the_job(ext_engine):
     result = generate(ext_engine)
     assert len(result.images) == 1
-    errors = " ".join(ext_engine.extensions.get("failing_hook").errors)
-    assert "before_process" in errors and "postprocess_image" in errors and "on purpose" in errors
+    errors = ext_engine.extensions.get("failing_hook").errors
+    source = FIXTURES / "failing_hook" / "plugin.py"
+    for hook, kind in [("before_process", "RuntimeError"), ("postprocess_image", "ValueError")]:
+        where = line_of(source, f"broke {hook} on purpose")
+        assert f"{hook}: {kind}: failing_hook broke {hook} on purpose (plugin.py:{where})" in errors
+    assert ext_engine.extensions.get("failing_hook").status == "loaded"
+
+
+def test_first_post_sample_result_replaces_the_latents(ext_engine):
+    """post_sample is firstresult: failing_hook raises (reported, skipped), latent_negate's tensor
+    is decoded, and example's implementation after it is not called for that batch."""
+    plain = generate(ext_engine)
+    assert "Example steps seen: 3" in plain.images[0].infotext
+    ext_engine.settings.update({"latent_negate_enabled": True})
+    try:
+        negated = generate(ext_engine)
+    finally:
+        ext_engine.settings.update({"latent_negate_enabled": False})
+    assert len(negated.images) == 1
+    assert not np.array_equal(pixels(negated), pixels(plain))
+    infotext = negated.images[0].infotext
+    assert "Latents negated: True" in infotext and "Example steps seen" not in infotext
+    where = line_of(FIXTURES / "failing_hook" / "plugin.py", "broke post_sample on purpose")
+    errors = ext_engine.extensions.get("failing_hook").errors
+    assert f"post_sample: RuntimeError: failing_hook broke post_sample on purpose (plugin.py:{where})" in errors
+
+
+def test_model_loaded_is_historic(ext_engine):
+    """An implementation registered after the model loaded still hears about it."""
+    from modules.plugins import hookimpl
+
+    generate(ext_engine)  # a model is loaded
+    heard = []
+
+    class Late:
+        @hookimpl
+        def model_loaded(self, model):
+            heard.append(model)
+
+    ext_engine.extensions.register(Late(), name="late listener", owner="example")
+    try:
+        assert heard == [ext_engine.models.loaded]
+        assert heard[0].info.model_name
+    finally:
+        ext_engine.extensions.unregister("late listener")
 
 
 def test_settings_drive_pipeline_hooks(ext_engine):
@@ -97,6 +144,10 @@ def test_alwayson_script_named_args_and_infotext(ext_engine):
     mirrored = generate(ext_engine, alwayson_scripts={"Example mirror": {"args": {"enabled": True, "label": "flip"}}})
     assert np.array_equal(pixels(mirrored), pixels(plain)[:, ::-1])
     assert "Example mirror: flip" in mirrored.images[0].infotext
+    # The script's cfg_denoiser is reached through the cfg_denoiser hook, once per step, and only
+    # for a job it takes part in.
+    assert "Example mirror steps: 3" in mirrored.images[0].infotext
+    assert "Example mirror steps" not in plain.images[0].infotext
     # A1111 clients send positional lists: matched to the Args fields in order.
     positional = generate(ext_engine, alwayson_scripts={"example mirror": {"args": [True, "pos"]}})
     assert np.array_equal(pixels(positional), pixels(mirrored))

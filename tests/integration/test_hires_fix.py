@@ -75,6 +75,7 @@ def test_infotext_records_hires_and_pastes_back(engine):
     assert (pasted["hr_resize_x"], pasted["hr_resize_y"], pasted["enable_hr"]) == (96, 72, True)
 
 
-def test_unknown_upscaler_is_refused():
+def test_unknown_upscaler_is_refused(engine):
+    # Issue 11: names are resolved when the job is submitted (prepare), not when the request is built.
     with pytest.raises(ValueError, match="unknown hires upscaler 'ESRGAN_9x'"):
-        Txt2ImgRequest(enable_hr=True, hr_upscaler="ESRGAN_9x")
+        engine.submit_txt2img(Txt2ImgRequest(enable_hr=True, hr_upscaler="ESRGAN_9x"))

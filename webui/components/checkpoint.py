@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from modules.engine import Engine
+from modules.processing.request import Txt2ImgRequest
+from webui.components.field_group import slider_for
 from webui.components.progress import message_html
 
 
@@ -42,8 +44,8 @@ def build_checkpoint_row(engine: Engine) -> CheckpointRow:
             scale=4,
         )
         refresh = gr.Button("↻", elem_id="refresh_sd_model_checkpoint", scale=0, min_width=48)
-        clip_skip = gr.Slider(
-            1, 12, step=1, value=engine.settings.get("CLIP_stop_at_last_layers"), label="Clip skip",
+        clip_skip = slider_for(
+            Txt2ImgRequest, "clip_skip", value=engine.settings.get("CLIP_stop_at_last_layers"), label="Clip skip",
             elem_id="quicksettings_clip_skip", scale=1, min_width=160,
         )  # fmt: skip
         message = gr.HTML(elem_id="checkpoint_message")

@@ -2,10 +2,10 @@
 
 import gradio as gr
 
-from modules.processing.request import MAX_SIZE, MAX_STEPS, HiresKnobs
+from modules.processing.request import SIZE_MULTIPLE, HiresKnobs
 from modules.processing.upscalers import UPSCALERS
 from modules.sampling import catalog
-from webui.components.field_group import FieldGroup, field_defaults
+from webui.components.field_group import FieldGroup, field_defaults, slider_for
 
 SAME_SAMPLER = "Use same sampler"
 SAME_SCHEDULE = "Use same scheduler"
@@ -13,8 +13,9 @@ DEFAULTS = field_defaults(HiresKnobs, hr_sampler_name=SAME_SAMPLER, hr_scheduler
 
 
 class HiresControls(FieldGroup):
-    def request_fields(self, values) -> dict:
-        chosen = self.values(values)
+    def request_fields(self, by_component: dict) -> dict:
+        """The request's hires fields from an event's {component: value}."""
+        chosen = self.values(by_component)
         chosen["hr_sampler_name"] = None if chosen["hr_sampler_name"] == SAME_SAMPLER else chosen["hr_sampler_name"]
         chosen["hr_scheduler"] = None if chosen["hr_scheduler"] == SAME_SCHEDULE else chosen["hr_scheduler"]
         for name in ("hr_second_pass_steps", "hr_resize_x", "hr_resize_y"):
@@ -31,20 +32,16 @@ def build_hires_controls(tab: str) -> HiresControls:
             upscaler = gr.Dropdown(
                 list(UPSCALERS), value=d["hr_upscaler"], label="Upscaler", elem_id=f"{tab}_hr_upscaler"
             )
-            steps = gr.Slider(
-                0, MAX_STEPS, value=d["hr_second_pass_steps"], step=1, label="Hires steps (0: same as sampling steps)",
-                elem_id=f"{tab}_hires_steps",
-            )  # fmt: skip
-            strength = gr.Slider(
-                0.0, 1.0, value=d["denoising_strength"], step=0.01, label="Denoising strength",
-                elem_id=f"{tab}_denoising_strength",
-            )  # fmt: skip
+            steps = slider_for(HiresKnobs, "hr_second_pass_steps", label="Hires steps (0: same as sampling steps)",
+                               elem_id=f"{tab}_hires_steps")  # fmt: skip
+            strength = slider_for(HiresKnobs, "denoising_strength", step=0.01, label="Denoising strength",
+                                  elem_id=f"{tab}_denoising_strength")  # fmt: skip
         with gr.Row():
-            scale = gr.Slider(1.0, 4.0, value=d["hr_scale"], step=0.05, label="Upscale by", elem_id=f"{tab}_hr_scale")
-            resize_x = gr.Slider(0, MAX_SIZE, value=d["hr_resize_x"], step=8, label="Resize width to",
-                                 elem_id=f"{tab}_hr_resize_x")  # fmt: skip
-            resize_y = gr.Slider(0, MAX_SIZE, value=d["hr_resize_y"], step=8, label="Resize height to",
-                                 elem_id=f"{tab}_hr_resize_y")  # fmt: skip
+            scale = slider_for(HiresKnobs, "hr_scale", step=0.05, label="Upscale by", elem_id=f"{tab}_hr_scale")
+            resize_x = slider_for(HiresKnobs, "hr_resize_x", step=SIZE_MULTIPLE, label="Resize width to",
+                                  elem_id=f"{tab}_hr_resize_x")  # fmt: skip
+            resize_y = slider_for(HiresKnobs, "hr_resize_y", step=SIZE_MULTIPLE, label="Resize height to",
+                                  elem_id=f"{tab}_hr_resize_y")  # fmt: skip
         with gr.Row():
             sampler = gr.Dropdown([SAME_SAMPLER, *catalog.sampler_names()], value=d["hr_sampler_name"],
                                   label="Hires sampling method", elem_id=f"{tab}_hr_sampler")  # fmt: skip

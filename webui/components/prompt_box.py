@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import gradio as gr
 
 from modules.engine import Engine
+from modules.processing.request import Txt2ImgRequest
+from modules.prompts.chunks import CHUNK_TOKENS
 from webui.components.progress import message_html
+
+# Scheduled prompts are counted at this many steps until the steps slider says otherwise.
+DEFAULT_STEPS = Txt2ImgRequest.model_fields["steps"].default
 
 
 @dataclass
@@ -21,10 +26,10 @@ class PromptBox:
 
 def counter_html(engine: Engine, text: str, steps) -> str:
     try:
-        count, limit = engine.tokens.count(text or "", int(steps or 20))
+        count, limit = engine.tokens.count(text or "", int(steps or DEFAULT_STEPS))
     except Exception as error:  # noqa: BLE001 - the counter must never break typing
-        return f'<span class="token-counter error" title="{html.escape(str(error))}">?/75</span>'
-    warn = " over" if count > 75 else ""
+        return f'<span class="token-counter error" title="{html.escape(str(error))}">?/{CHUNK_TOKENS}</span>'
+    warn = " over" if count > CHUNK_TOKENS else ""
     return f'<span class="token-counter{warn}">{count}/{limit}</span>'
 
 
@@ -36,11 +41,11 @@ def style_names(engine: Engine) -> list[str]:
 def build_prompt_box(engine: Engine, tab: str) -> PromptBox:
     with gr.Column(scale=6):
         prompt = gr.Textbox(label="Prompt", lines=3, elem_id=f"{tab}_prompt", placeholder="Prompt")
-        prompt_counter = gr.HTML(counter_html(engine, "", 20), elem_id=f"{tab}_token_counter")
+        prompt_counter = gr.HTML(counter_html(engine, "", DEFAULT_STEPS), elem_id=f"{tab}_token_counter")
         negative = gr.Textbox(
             label="Negative prompt", lines=2, elem_id=f"{tab}_neg_prompt", placeholder="Negative prompt"
         )
-        negative_counter = gr.HTML(counter_html(engine, "", 20), elem_id=f"{tab}_negative_token_counter")
+        negative_counter = gr.HTML(counter_html(engine, "", DEFAULT_STEPS), elem_id=f"{tab}_negative_token_counter")
         with gr.Row(elem_id=f"{tab}_styles_row"):
             styles = gr.Dropdown(
                 label="Styles", choices=style_names(engine), value=[], multiselect=True, elem_id=f"{tab}_styles",

@@ -13,33 +13,41 @@ NONE = "None"
 @dataclass
 class ScriptControls:
     dropdown: gr.Dropdown
-    components: list = field(default_factory=list)
-    slots: list[tuple[str, str]] = field(default_factory=list)  # (script title, arg name) per component
+    by_slot: dict = field(default_factory=dict)  # (script title, arg name) -> its component
     alwayson_titles: set[str] = field(default_factory=set)
 
-    def collect(self, script_choice: str, values: list) -> tuple[str | None, dict, dict]:
-        """(script_name, its args, {always-on title: args}) from the components' values."""
+    @property
+    def components(self) -> list:
+        return list(self.by_slot.values())
+
+    def collect(self, by_component: dict) -> tuple[str | None, dict, dict]:
+        """(script_name, its args, {always-on title: args}) from an event's {component: value},
+        which holds the Script menu's choice and every script control."""
         by_script: dict[str, dict] = {}
-        for (title, name), value in zip(self.slots, values, strict=True):
-            by_script.setdefault(title, {})[name] = value
-        chosen = None if script_choice in (None, "", NONE) else script_choice
+        for (title, name), component in self.by_slot.items():
+            by_script.setdefault(title, {})[name] = by_component[component]
+        choice = by_component[self.dropdown]
+        chosen = None if choice in (None, "", NONE) else choice
         alwayson = {title: args for title, args in by_script.items() if title in self.alwayson_titles}
         return chosen, by_script.get(chosen, {}) if chosen else {}, alwayson
 
 
 def build_script_controls(engine: Engine, tab: str) -> ScriptControls:
-    plugins = engine.plugins
+    # Only the scripts that run in this tab's mode (Script.modes), as A1111's show(is_img2img).
+    in_tab = engine.plugins.scripts_for(tab)
+    alwayson_scripts = [s for s in in_tab if s.alwayson]
+    selectable_scripts = [s for s in in_tab if not s.alwayson]
     controls = ScriptControls(dropdown=None)  # set below, after the always-on scripts
-    for script in plugins.alwayson_scripts:
+    for script in alwayson_scripts:
         with gr.Accordion(script.title, open=False, elem_id=f"{tab}_script_{_slug(script.title)}"):
             _add_script_ui(engine, script, controls)
         controls.alwayson_titles.add(script.title)
-    titles = [s.title for s in plugins.selectable_scripts]
+    titles = [s.title for s in selectable_scripts]
     controls.dropdown = gr.Dropdown(
         label="Script", choices=[NONE, *titles], value=NONE, elem_id=f"{tab}_script", visible=bool(titles)
     )
     groups = []
-    for script in plugins.selectable_scripts:
+    for script in selectable_scripts:
         with gr.Column(visible=False, elem_id=f"{tab}_script_group_{_slug(script.title)}") as group:
             _add_script_ui(engine, script, controls)
         groups.append(group)
@@ -69,8 +77,7 @@ def _add_script_ui(engine: Engine, script, controls: ScriptControls) -> None:
     for name, component in built.items():
         if name not in script.Args.model_fields:
             continue  # a display-only control: not an argument
-        controls.components.append(component)
-        controls.slots.append((script.title, name))
+        controls.by_slot[(script.title, name)] = component
 
 
 def _slug(title: str) -> str:

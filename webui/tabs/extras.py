@@ -14,38 +14,38 @@ def build_extras_tab(engine: Engine) -> None:
         with gr.Column():
             source = gr.Image(label="Source", type="pil", elem_id="extras_image", image_mode=None)
             run = gr.Button("Generate", variant="primary", elem_id="extras_generate")
-            enables, components, slots = [], [], []
+            enables, by_slot = {}, {}  # step name -> its checkbox; (step name, arg name) -> its control
             if not steps:
                 gr.HTML(message_html("No post-processing steps: every extension providing one is disabled", "info"))
             for step in steps:
                 with gr.Accordion(step.name, open=True, elem_id=f"extras_step_{_slug(step.name)}"):
-                    enables.append(gr.Checkbox(label=f"Enable {step.name}", value=False,
-                                               elem_id=f"extras_enable_{_slug(step.name)}"))  # fmt: skip
+                    enables[step.name] = gr.Checkbox(label=f"Enable {step.name}", value=False,
+                                                     elem_id=f"extras_enable_{_slug(step.name)}")  # fmt: skip
                     for name, component in _step_ui(engine, step).items():
                         if name in step.Args.model_fields:
-                            components.append(component)
-                            slots.append((step.name, name))
+                            by_slot[(step.name, name)] = component
         with gr.Column():
             result = gr.Image(label="Result", type="pil", format="png", elem_id="extras_result", interactive=False)
             message = gr.HTML(elem_id="extras_message")
 
-    def process(image, *values):
+    def process(values: dict):
+        """`values`: {component: value} for every input (Gradio's set-of-inputs form), read by name."""
+        image = values[source]
         if image is None:
             return gr.skip(), message_html("Upload an image first", "error")
-        flags, args_values = values[: len(steps)], values[len(steps) :]
-        raw: dict[str, dict] = {step.name: {} for step, on in zip(steps, flags, strict=True) if on}
+        raw: dict[str, dict] = {name: {} for name, checkbox in enables.items() if values[checkbox]}
         if not raw:
             return gr.skip(), message_html("Enable at least one step", "error")
-        for (step_name, arg), value in zip(slots, args_values, strict=True):
+        for (step_name, arg), component in by_slot.items():
             if step_name in raw:
-                raw[step_name][arg] = value
+                raw[step_name][arg] = values[component]
         try:
             output = run_steps(engine, image, parse_step_args(engine.plugins, raw))
         except PostprocessingError as error:
             return gr.skip(), message_html(str(error), "error")
         return output, message_html(f"{', '.join(raw)}: {output.width}x{output.height} {output.mode}", "info")
 
-    run.click(process, inputs=[source, *enables, *components], outputs=[result, message])
+    run.click(process, inputs={source, *enables.values(), *by_slot.values()}, outputs=[result, message])
 
 
 def _step_ui(engine: Engine, step) -> dict:

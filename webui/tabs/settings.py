@@ -48,9 +48,11 @@ def build_settings_tab(engine: Engine) -> SettingsTab:
                 keys.append(spec.key)
                 components.append(_component(spec, settings.get(spec.key)))
 
-    def save(*values):
+    def save(values: dict):
+        """`values`: {component: value} for every setting's control (Gradio's set-of-inputs form)."""
         current = settings.values()
-        changes = {key: value for key, value in zip(keys, values, strict=True) if current.get(key) != value}
+        chosen = {key: values[component] for key, component in zip(keys, components, strict=True)}
+        changes = {key: value for key, value in chosen.items() if current.get(key) != value}
         try:
             changed = settings.update(changes)
         except ValueError as error:
@@ -59,7 +61,7 @@ def build_settings_tab(engine: Engine) -> SettingsTab:
             return message_html("No changes", "info")
         return message_html(f"{len(changed)} setting(s) saved: {', '.join(changed)}", "info")
 
-    apply.click(save, inputs=components, outputs=message, queue=False)
+    apply.click(save, inputs=set(components), outputs=message, queue=False)
 
     def current_values():
         # The last output is the page's "settings read" marker (see webui/app.py).

@@ -9,9 +9,10 @@ from pydantic import ValidationError
 from modules.engine import Engine
 from modules.images.infotext import INFOTEXT_SETTINGS
 from modules.jobs import JobState
-from modules.processing.request import MAX_SIZE, MAX_STEPS, MIN_SIZE, Txt2ImgRequest, explain_error
+from modules.processing.request import SIZE_MULTIPLE, Txt2ImgRequest, explain_error
 from modules.sampling import catalog
 from webui.components.extra_networks import build_extra_networks_row
+from webui.components.field_group import FieldGroup, field_defaults, number_for, slider_for
 from webui.components.hires import build_hires_controls
 from webui.components.progress import message_html, progress_html
 from webui.components.prompt_box import build_prompt_box, style_names, wire_token_counters
@@ -19,6 +20,8 @@ from webui.components.scripts import build_script_controls
 from webui.components.seed_extra import build_seed_extra
 
 POLL_SECONDS = 0.25
+# Request fields a pasted infotext puts straight into their controls (others need a check or a default).
+PASTED_FIELDS = ("prompt", "negative_prompt", "steps", "width", "height", "cfg_scale", "seed")
 
 
 def default_size(engine: Engine) -> int:
@@ -58,18 +61,22 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                     value="Automatic",
                     elem_id="txt2img_scheduler",
                 )
-            steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Sampling steps", elem_id="txt2img_steps")
+            steps = slider_for(Txt2ImgRequest, "steps", label="Sampling steps", elem_id="txt2img_steps")
             wire_token_counters(engine, box, steps)
             with gr.Row():
                 with gr.Column(scale=4):
-                    width = gr.Slider(MIN_SIZE, MAX_SIZE, value=size, step=8, label="Width", elem_id="txt2img_width")
-                    height = gr.Slider(MIN_SIZE, MAX_SIZE, value=size, step=8, label="Height", elem_id="txt2img_height")
+                    width = slider_for(Txt2ImgRequest, "width", value=size, step=SIZE_MULTIPLE, label="Width",
+                                       elem_id="txt2img_width")  # fmt: skip
+                    height = slider_for(Txt2ImgRequest, "height", value=size, step=SIZE_MULTIPLE, label="Height",
+                                        elem_id="txt2img_height")  # fmt: skip
                 with gr.Column(scale=1, min_width=120):
-                    batch_count = gr.Slider(1, 100, value=1, step=1, label="Batch count", elem_id="txt2img_batch_count")
-                    batch_size = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="txt2img_batch_size")
-            cfg = gr.Slider(1.0, 30.0, value=7.0, step=0.5, label="CFG Scale", elem_id="txt2img_cfg_scale")
+                    batch_count = slider_for(Txt2ImgRequest, "n_iter", label="Batch count",
+                                             elem_id="txt2img_batch_count")  # fmt: skip
+                    batch_size = slider_for(Txt2ImgRequest, "batch_size", label="Batch size",
+                                            elem_id="txt2img_batch_size")  # fmt: skip
+            cfg = slider_for(Txt2ImgRequest, "cfg_scale", step=0.5, label="CFG Scale", elem_id="txt2img_cfg_scale")
             with gr.Row():
-                seed = gr.Number(label="Seed", value=-1, precision=0, elem_id="txt2img_seed", scale=4)
+                seed = number_for(Txt2ImgRequest, "seed", label="Seed", elem_id="txt2img_seed", scale=4)
                 random_seed = gr.Button("Random", elem_id="txt2img_random_seed", scale=0, min_width=72, size="sm")
                 reuse_seed = gr.Button("Reuse", elem_id="txt2img_reuse_seed", scale=0, min_width=72, size="sm")
             seed_extra = build_seed_extra("txt2img")
@@ -89,36 +96,31 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             infotext = gr.HTML(elem_id="html_info_txt2img")
             message = gr.HTML(elem_id="txt2img_message")
     session = gr.State({})
+    # The controls that each carry one request field, by the field's name.
+    form = FieldGroup(
+        {"checkpoint": checkpoint, "prompt": prompt, "negative_prompt": negative, "sampler_name": sampler,
+         "scheduler": schedule, "steps": steps, "width": width, "height": height, "n_iter": batch_count,
+         "batch_size": batch_size, "cfg_scale": cfg, "seed": seed, "styles": box.styles},
+        field_defaults(Txt2ImgRequest),
+    )  # fmt: skip
 
-    async def run(checkpoint_title, prompt_text, negative_text, sampler_name, schedule_type, n_steps, w, h, count, size,
-            cfg_scale, seed_value, state, chosen_styles, override_entries, *rest):  # fmt: skip
-        extra_values, rest = rest[: len(seed_extra.fields)], rest[len(seed_extra.fields) :]
-        hires_values, (script_choice, *script_values) = rest[: len(hires.fields)], rest[len(hires.fields) :]
-        script_name, script_args, alwayson = scripts.collect(script_choice, list(script_values))
+    async def run(values: dict):
+        """`values`: {component: value} for every input (Gradio's set-of-inputs form), read by field."""
+        state = values[session]
+        script_name, script_args, alwayson = scripts.collect(values)
+        request_fields = {**form.values(values), **seed_extra.request_fields(values), **hires.request_fields(values)}
+        request_fields["checkpoint"] = request_fields["checkpoint"] or None  # "": the loaded one
         try:
             request = Txt2ImgRequest(
-                prompt=prompt_text or "",
-                negative_prompt=negative_text or "",
-                steps=int(n_steps),
-                sampler_name=sampler_name,
-                scheduler=schedule_type,
-                cfg_scale=float(cfg_scale),
-                width=int(w),
-                height=int(h),
-                seed=int(seed_value if seed_value is not None else -1),
-                batch_size=int(size),
-                n_iter=int(count),
-                checkpoint=checkpoint_title or None,
+                **request_fields,
                 save_images=bool(engine.settings.get("samples_save")),
-                styles=list(chosen_styles or []),
                 script_name=script_name,
                 script_args=script_args,
                 alwayson_scripts=alwayson,
-                override_settings=overrides_from_entries(engine, override_entries),
-                **hires.request_fields(hires_values),
-                **seed_extra.request_fields(extra_values),
+                override_settings=overrides_from_entries(engine, values[override_box]),
             )
-            job = engine.submit_txt2img(request)
+            # Off the event loop: preparing may import diffusers (seconds, once) to check a schedule.
+            job = await asyncio.to_thread(engine.submit_txt2img, request)
         except (ValidationError, ValueError) as error:
             yield gr.skip(), "", gr.skip(), message_html(explain_error(error), "error"), state, gr.skip()
             return
@@ -159,9 +161,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         if job is not None and not job.done:
             engine.queue.cancel(job)
 
-    inputs = [checkpoint, prompt, negative, sampler, schedule, steps, width, height, batch_count, batch_size, cfg,
-              seed, session, box.styles, override_box, *seed_extra.components, *hires.components, scripts.dropdown,
-              *scripts.components]  # fmt: skip
+    inputs = {*form.components, session, override_box, *seed_extra.components, *hires.components, scripts.dropdown,
+              *scripts.components}  # fmt: skip
     outputs = [gallery, progress, infotext, message, session, preview]
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
     generate.click(run, inputs=inputs, outputs=outputs, concurrency_limit=None, show_progress="hidden")
@@ -175,9 +176,10 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
 
     skip.click(skip_batch, inputs=session, outputs=None, concurrency_limit=None, queue=False)
     random_seed.click(lambda: -1, outputs=seed, queue=False)
-    pasted = [prompt, negative, box.styles, sampler, schedule, steps, width, height, cfg, seed, message, override_box,
-              *seed_extra.components, *hires.components, *scripts.components,
-              *([clip_skip] if clip_skip is not None else [])]  # fmt: skip
+    # The request fields a pasted infotext sets directly; sampler, schedule and styles are checked first.
+    pasted_fields = {name: form.fields[name] for name in PASTED_FIELDS}
+    pasted = [message, override_box, sampler, schedule, box.styles, *pasted_fields.values(), *seed_extra.components,
+              *hires.components, *scripts.components, *([clip_skip] if clip_skip is not None else [])]  # fmt: skip
 
     def paste_parameters(text):
         """Infotext pasted into the prompt box -> every field it names, scripts' args included."""
@@ -188,9 +190,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         if not any(key in fields for key in ("steps", "seed", "sampler_name")):
             return {message: message_html("The prompt holds no generation parameters to read", "error")}
         updates = {message: message_html("Parameters read from the pasted text", "info")}
-        targets = {"prompt": prompt, "negative_prompt": negative, "steps": steps, "width": width, "height": height,
-                   "cfg_scale": cfg, "seed": seed}  # fmt: skip
-        updates.update({component: fields[key] for key, component in targets.items() if key in fields})
+        updates.update({component: fields[name] for name, component in pasted_fields.items() if name in fields})
         updates.update(hires.pasted_values(fields))
         updates.update(seed_extra.pasted_values(fields))
         if "styles" in fields:
@@ -206,7 +206,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             except ValueError as error:
                 updates[message] = message_html(f"Read the rest; sampler not set: {error}", "error")
         alwayson = fields.get("alwayson_scripts", {})
-        for component, (title, name) in zip(scripts.components, scripts.slots, strict=True):
+        for (title, name), component in scripts.by_slot.items():
             if name in alwayson.get(title, {}):
                 updates[component] = alwayson[title][name]
         return updates

@@ -52,10 +52,14 @@ def test_sizes_round_to_multiples_of_8_with_a_message(engine):
     assert result.warnings == ["width 100 is not a multiple of 8: used 96"]
 
 
-def test_bad_requests_are_refused_before_queueing():
-    for bad in ({"steps": 0}, {"steps": 151}, {"width": 0}, {"cfg_scale": 0}, {"sampler_name": "Nope"}):
+def test_bad_requests_are_refused_before_queueing(engine):
+    for bad in ({"steps": 0}, {"steps": 151}, {"width": 0}, {"cfg_scale": 0}):
         with pytest.raises(ValidationError):
             Txt2ImgRequest(**bad)
+    # Names are resolved by prepare() when the job is submitted (issue 11: every problem together).
+    with pytest.raises(ValueError, match="Nope"):
+        engine.submit_txt2img(Txt2ImgRequest(sampler_name="Nope"), job_id="refused")
+    assert engine.queue.get("refused") is None
 
 
 def test_saved_images_carry_infotext_that_round_trips(engine):

@@ -1,7 +1,13 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from modules.models.loading import SD1_CONFIG_DIR
 from modules.sampling import catalog
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_required_samplers_resolve_and_build():
@@ -195,3 +201,20 @@ def test_ancestral_flag_is_true_exactly_when_the_step_noise_changes_the_result(s
         return latents
 
     assert (not torch.equal(run(0), run(1))) is spec.ancestral
+
+
+def test_a_schedule_check_while_another_thread_imports_diffusers_waits_for_it():
+    # diffusers swaps its module object when its import ends: a lookup on the half-built one
+    # never succeeds. Needs a fresh process, where diffusers is not imported yet.
+    script = (
+        "import threading, time\n"
+        "from modules.sampling import catalog\n"
+        "spec, _ = catalog.resolve('DPM++ 2M', 'Automatic')\n"
+        "importer = threading.Thread(target=lambda: __import__('diffusers'))\n"
+        "importer.start(); time.sleep(0.3)\n"
+        "print(spec.scheduler_type().__name__)\n"
+        "importer.join()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("DPMSolverMultistepScheduler")

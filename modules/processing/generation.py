@@ -1,0 +1,99 @@
+"""Run a prepared request: one generation, or the chosen Script-menu script, whose run() makes
+pictures with `p.process(**overrides)`.
+
+Each p.process call starts again from the untouched request: the overrides make a new request
+(validated), prepare() resolves it again (with the job's settings snapshot unless the overrides
+change override_settings), and a fresh `p` goes through styles, the hooks and the extra networks.
+So N calls with N sets of overrides make exactly the pictures of N separate requests.
+"""
+
+from dataclasses import dataclass
+
+from modules.processing.context import ProcessingContext
+from modules.processing.prepare import PreparedRequest, prepare
+from modules.processing.request import GenerationRequest
+from modules.processing.result import GenerationResult
+from modules.sampling import noise
+
+# Fields of `p` that a script may set before calling p.process() (the contract before overrides
+# existed): a changed one counts as an override of the request field of the same name.
+SCRIPT_SETTABLE = ("seed", "steps", "cfg_scale", "width", "height", "clip_skip")
+
+
+@dataclass
+class GenerationRun:
+    """One job: the request as submitted, its prepared form and the seed picked for it."""
+
+    engine: object
+    job: object
+    request: GenerationRequest  # untouched, as submitted
+    prepared: PreparedRequest
+    seed: int  # the base seed (picked once when the request says -1)
+
+    def context(self, prepared: PreparedRequest, seed: int) -> ProcessingContext:
+        request = prepared.request
+        p = ProcessingContext(
+            request=request,
+            model=self.engine.models.get(prepared.checkpoint),  # resolved once, by prepare()
+            settings=prepared.settings,
+            models_dir=self.engine.paths.models_dir,
+            prompt=prepared.prompt,
+            negative_prompt=prepared.negative_prompt,
+            clip_skip=request.clip_skip,
+            seed=seed,
+            steps=request.steps,
+            cfg_scale=request.cfg_scale,
+            width=request.width,
+            height=request.height,
+            warnings=list(prepared.warnings),
+        )
+        p.process = lambda **overrides: self.process(**overrides)
+        return p
+
+    def process(self, **overrides) -> GenerationResult:
+        """Pictures from the untouched request with `overrides` (request field names)."""
+        prepared = self.prepared
+        if overrides:
+            changed = self.request.with_overrides(**overrides)
+            settings = None if "override_settings" in overrides else prepared.settings
+            prepared = prepare(changed, self.engine, settings)
+        same_seed = prepared.request.seed == self.prepared.request.seed
+        return self.generate(prepared, self.seed if same_seed else noise.pick_seed(prepared.request.seed))
+
+    def generate(self, prepared: PreparedRequest, seed: int) -> GenerationResult:
+        from modules.processing.txt2img import generate
+
+        return generate(self.context(prepared, seed), self.engine, self.job, prepared)
+
+
+def run(request: GenerationRequest, engine, job, settings=None, prepared: PreparedRequest | None = None):
+    """Run a request: through the chosen Script-menu script if any, otherwise one generation.
+    `prepared`: what Engine.submit resolved (None: prepared now, with `settings` if given)."""
+    prepared = prepared or prepare(request, engine, settings)
+    runner = GenerationRun(engine, job, request, prepared, noise.pick_seed(prepared.request.seed))
+    if prepared.script is None:
+        return runner.generate(prepared, runner.seed)
+    p = runner.context(prepared, runner.seed)
+    baseline = _script_view(p)
+    p.process = lambda **overrides: runner.process(**{**_set_by_script(p, baseline), **overrides})
+    script = prepared.script
+    try:
+        result = script.run(p, prepared.script_args)
+    except Exception as error:
+        owner = engine.plugins.script_owner.get(script.title, script.title)
+        engine.extensions.report_error(owner, f"{script.title}.run: {type(error).__name__}: {error}")
+        raise RuntimeError(f"script {script.title!r} failed: {type(error).__name__}: {error}") from error
+    return result if result is not None else p.process()
+
+
+def _script_view(p: ProcessingContext) -> dict:
+    return {name: getattr(p, name) for name in (*SCRIPT_SETTABLE, "prompt", "negative_prompt")}
+
+
+def _set_by_script(p: ProcessingContext, baseline: dict) -> dict:
+    """The request fields a script changed by setting them on p (e.g. `p.seed = 5`)."""
+    changed = {name: getattr(p, name) for name in SCRIPT_SETTABLE if getattr(p, name) != baseline[name]}
+    if (p.prompt, p.negative_prompt) != (baseline["prompt"], baseline["negative_prompt"]):
+        # p's prompts already have the styles applied: they replace the request's, without styles.
+        changed.update(prompt=p.prompt, negative_prompt=p.negative_prompt, styles=[])
+    return changed

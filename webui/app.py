@@ -21,16 +21,19 @@ def build_blocks(engine: Engine):
     from webui.components.checkpoint import build_checkpoint_row
     from webui.tabs.extensions import build_extensions_tab
     from webui.tabs.extras import build_extras_tab
+    from webui.tabs.png_info import SendTargets, build_png_info_tab
     from webui.tabs.settings import build_settings_tab
     from webui.tabs.txt2img import build_txt2img_tab
 
     with gr.Blocks(title="SD Studio", analytics_enabled=False) as blocks:
         checkpoint = build_checkpoint_row(engine)
-        with gr.Tabs(elem_id="tabs"):
+        with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
-                build_txt2img_tab(engine, checkpoint.dropdown, checkpoint.clip_skip)
+                txt2img_paste = build_txt2img_tab(engine, checkpoint.dropdown, checkpoint.clip_skip)
             with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
-                build_extras_tab(engine)
+                extras_image = build_extras_tab(engine)
+            with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
+                build_png_info_tab(engine, SendTargets(tabs, txt2img_paste, extras_image))
             build_extension_tabs(engine)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 build_extensions_tab(engine)
@@ -94,9 +97,14 @@ def build_app(engine: Engine, flags, credentials=None):
     if not flags.nowebui:
         import gradio as gr
 
+        blocks = build_blocks(engine)
+        # Gradio accepts a file an event's input names only if it is one of its uploads, but checks
+        # that only once the Blocks "has launched", which a mounted one never does: without this, a
+        # client could have any image file on disk read in as an upload.
+        blocks.has_launched = True
         app = gr.mount_gradio_app(
             app,
-            build_blocks(engine),
+            blocks,
             path="/",
             css=(STATIC_DIR / "style.css").read_text(encoding="utf-8"),
             footer_links=["api"] if flags.api else [],

@@ -36,7 +36,7 @@ from modules.errors import UnsupportedHere
 from modules.images.decoding import BadImageError, ImageTooLargeError, decode_base64_image
 from modules.images.infotext import parse_infotext
 from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
-from modules.images.saving import png_bytes
+from modules.images.saving import png_bytes, read_generation_text
 from modules.models.loading import CheckpointLoadError
 from modules.models.manager import NoCheckpointError, UnknownCheckpointError
 from modules.processing.request import explain_error
@@ -268,25 +268,6 @@ def decode_image(data: str, engine) -> "Image.Image":  # noqa: F821 - PIL is imp
         raise HTTPException(status_code=413, detail=str(error)) from error
     except BadImageError as error:
         raise HTTPException(status_code=422, detail=str(error)) from error
-
-
-def read_generation_text(image) -> str:
-    """The infotext: a PNG's "parameters" chunk, or the EXIF UserComment where A1111 puts it in
-    JPEG and WebP files."""
-    text = image.info.get("parameters")
-    if isinstance(text, str):
-        return text
-    try:
-        comment = image.getexif().get_ifd(0x8769).get(0x9286)  # Exif IFD -> UserComment
-    except Exception:  # noqa: BLE001 - unreadable EXIF: no infotext, as A1111 answers
-        return ""
-    if isinstance(comment, bytes):
-        prefix, body = comment[:8], comment[8:]
-        if prefix.startswith(b"UNICODE"):
-            encoding = "utf-16-le" if body[:2] != b"\x00\x00" and body[1:2] == b"\x00" else "utf-16-be"
-            return body.decode(encoding, errors="replace")
-        return body.decode("utf-8", errors="replace") if prefix.startswith(b"ASCII") else ""
-    return comment if isinstance(comment, str) else ""
 
 
 def _embeddings_response(engine) -> EmbeddingsResponse:

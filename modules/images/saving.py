@@ -68,3 +68,22 @@ def png_bytes(image: Image.Image, infotext: str | None) -> bytes:
 
 def read_infotext(image: Image.Image) -> str | None:
     return image.info.get("parameters")
+
+
+def read_generation_text(image) -> str:
+    """The infotext: a PNG's "parameters" chunk, or the EXIF UserComment where A1111 puts it in
+    JPEG and WebP files."""
+    text = image.info.get("parameters")
+    if isinstance(text, str):
+        return text
+    try:
+        comment = image.getexif().get_ifd(0x8769).get(0x9286)  # Exif IFD -> UserComment
+    except Exception:  # noqa: BLE001 - unreadable EXIF: no infotext, as A1111 answers
+        return ""
+    if isinstance(comment, bytes):
+        prefix, body = comment[:8], comment[8:]
+        if prefix.startswith(b"UNICODE"):
+            encoding = "utf-16-le" if body[:2] != b"\x00\x00" and body[1:2] == b"\x00" else "utf-16-be"
+            return body.decode(encoding, errors="replace")
+        return body.decode("utf-8", errors="replace") if prefix.startswith(b"ASCII") else ""
+    return comment if isinstance(comment, str) else ""

@@ -8,7 +8,8 @@ from modules.images.postprocessing import PostprocessingError, parse_step_args, 
 from webui.components.progress import message_html
 
 
-def build_extras_tab(engine: Engine) -> None:
+def build_extras_tab(engine: Engine) -> gr.Image:
+    """Builds the tab; returns its input image (PNG Info's "Send to extras" fills it)."""
     steps = engine.plugins.steps
     with gr.Row():
         with gr.Column():
@@ -46,6 +47,7 @@ def build_extras_tab(engine: Engine) -> None:
         return output, message_html(f"{', '.join(raw)}: {output.width}x{output.height} {output.mode}", "info")
 
     run.click(process, inputs={source, *enables.values(), *by_slot.values()}, outputs=[result, message])
+    return source
 
 
 def _step_ui(engine: Engine, step) -> dict:

@@ -2,6 +2,8 @@
 
 import asyncio
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import gradio as gr
 from pydantic import ValidationError
@@ -34,7 +36,16 @@ def default_size(engine: Engine) -> int:
         return 512
 
 
-def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Slider | None = None) -> None:
+@dataclass(frozen=True)
+class ParametersPaste:
+    """The tab's "Read parameters" logic for other tabs' "Send to txt2img": `apply(infotext)` ->
+    {component: update} for every field the infotext names; `outputs`: every component it may update."""
+
+    apply: Callable[[str], dict]
+    outputs: list
+
+
+def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Slider | None = None) -> ParametersPaste:
     size = default_size(engine)
     with gr.Row(elem_id="txt2img_toprow"):
         box = build_prompt_box(engine, "txt2img")
@@ -219,6 +230,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         return (gr.skip() if shown is None else _infotext_html(shown)), state
 
     gallery.select(show_selected, inputs=session, outputs=[infotext, session], queue=False)
+    return ParametersPaste(paste_parameters, pasted)
 
 
 def selected_image(state: dict | None, index) -> tuple[str | None, dict]:

@@ -102,7 +102,7 @@ def ui_tabs(engine):
     def render():
         from .ui import build_tab
 
-        build_tab(_remover, lambda: engine.paths.models_dir)
+        build_tab(_remover, lambda: engine.paths.models_dir, lambda: int(engine.settings.get("image_max_pixels")))
 
     return [TabSpec(title="Background removal", elem_id="tab_rembg", render=render)]
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from modules.images.uploads import UploadError, read_upload
+
 from .onnx_models import MODELS, RELEASES
 from .removal import (
     DEFAULT_METHOD,
@@ -94,7 +96,7 @@ def run_removal(remover: BackgroundRemover, models_dir: Path | None, image, meth
     return output, f"{what} {output.width}x{output.height} with {method} in {time.perf_counter() - started:.1f} s"
 
 
-def build_tab(remover: BackgroundRemover, models_dir: Callable[[], Path | None]) -> None:
+def build_tab(remover: BackgroundRemover, models_dir: Callable[[], Path | None], max_pixels: Callable[[], int]) -> None:
     """Build the tab's components in the current Gradio context."""
     with gr.Row():
         with gr.Column():
@@ -113,8 +115,13 @@ def build_tab(remover: BackgroundRemover, models_dir: Callable[[], Path | None])
             )
             message = gr.Markdown(elem_id="rembg_message")
 
-    def on_remove(*values):
-        return run_removal(remover, models_dir(), *values)
+    def on_remove(upload, *values):
+        # Raw upload (preprocess=False): read within the app's pixel cap, never decoded by Gradio first.
+        try:
+            image = read_upload(upload, max_pixels())
+        except UploadError as error:
+            return None, str(error)
+        return run_removal(remover, models_dir(), image, *values)
 
     def on_refresh(current):
         choices = available_methods(models_dir())
@@ -125,5 +132,6 @@ def build_tab(remover: BackgroundRemover, models_dir: Callable[[], Path | None])
         on_remove,
         inputs=[source, method, matting, foreground, background, erode, mask_only],
         outputs=[result, message],
+        preprocess=False,
     )
     refresh.click(on_refresh, inputs=method, outputs=[method, note])

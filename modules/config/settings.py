@@ -176,7 +176,27 @@ CORE_SETTINGS = (
 )
 
 
-class Settings:
+class DeclaredOptions:
+    """What Settings and a SettingsSnapshot share: the declared options, looked up by key."""
+
+    __slots__ = ()
+    _specs: dict[str, SettingSpec]
+
+    @property
+    def specs(self) -> list[SettingSpec]:
+        return list(self._specs.values())
+
+    def spec(self, key: str) -> SettingSpec:
+        try:
+            return self._specs[key]
+        except KeyError:
+            raise KeyError(f"unknown setting {key!r}") from None
+
+    def disabled_extensions(self) -> set[str]:
+        return {name.strip() for name in str(self.get("disabled_extensions")).split(",") if name.strip()}
+
+
+class Settings(DeclaredOptions):
     """Declared options and their values. Unknown keys found in config.json are kept (an
     extension may be disabled today and back tomorrow) but not offered. A stored value an option
     refuses (NaN, out of range, wrong type) is reported by problems() and its default used."""
@@ -233,16 +253,6 @@ class Settings:
         """Stored values that were refused at start (each also falls back to its default), to show once."""
         with self._lock:
             return list(self._problems)
-
-    @property
-    def specs(self) -> list[SettingSpec]:
-        return list(self._specs.values())
-
-    def spec(self, key: str) -> SettingSpec:
-        try:
-            return self._specs[key]
-        except KeyError:
-            raise KeyError(f"unknown setting {key!r}") from None
 
     def get(self, key: str) -> Any:
         spec = self.spec(key)
@@ -316,11 +326,8 @@ class Settings:
             kept[key] = value
         return kept
 
-    def disabled_extensions(self) -> set[str]:
-        return {name.strip() for name in str(self.get("disabled_extensions")).split(",") if name.strip()}
 
-
-class SettingsSnapshot:
+class SettingsSnapshot(DeclaredOptions):
     """Frozen values of every declared option, read like Settings (`get(key)`, `values()`). A job
     holds one, so a setting changed while it runs (or waits) leaves it as it was asked for."""
 
@@ -333,22 +340,9 @@ class SettingsSnapshot:
     def __setattr__(self, name, value):
         raise AttributeError("a settings snapshot cannot be changed")
 
-    @property
-    def specs(self) -> list[SettingSpec]:
-        return list(self._specs.values())
-
-    def spec(self, key: str) -> SettingSpec:
-        try:
-            return self._specs[key]
-        except KeyError:
-            raise KeyError(f"unknown setting {key!r}") from None
-
     def get(self, key: str) -> Any:
         self.spec(key)  # an unknown key raises as Settings.get does
         return self._values[key]
 
     def values(self) -> dict[str, Any]:
         return dict(self._values)
-
-    def disabled_extensions(self) -> set[str]:
-        return {name.strip() for name in str(self.get("disabled_extensions")).split(",") if name.strip()}

@@ -60,3 +60,26 @@ def test_rembg_tab_mask_only(ui_server, page, picture):
     assert result.mode in ("L", "LA", "RGB", "RGBA")
     gray = np.asarray(result.convert("L"))
     assert iou(gray > 127, mask) > 0.9
+
+
+def test_an_image_over_the_pixel_cap_is_refused_with_a_message(ui_server, page, tmp_path):
+    """Read by us within image_max_pixels, never decoded by Gradio first (a few hundred bytes
+    declaring 16000x16000 pixels)."""
+    from tests.e2e.test_browser_png_info import declared_only_png
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(declared_only_png(16000, 16000))
+    open_ui(page, ui_server)
+    page.get_by_role("tab", name="Extras", exact=True).click()
+    page.set_input_files("#extras_image input[type=file]", str(bomb))
+    page.check("#extras_enable_background_removal input")
+    page.click("#extras_generate")
+    page.wait_for_function(
+        "document.querySelector('#extras_message').innerText.includes('the limit is 16777216')", timeout=60_000
+    )
+    page.get_by_role("tab", name="Background removal", exact=True).click()
+    page.set_input_files("#rembg_source input[type=file]", str(bomb))
+    page.click("#rembg_remove")
+    page.wait_for_function(
+        "document.querySelector('#rembg_message').innerText.includes('the limit is 16777216')", timeout=60_000
+    )

@@ -1,6 +1,7 @@
 """The "Background removal" tab and the Extras step's controls, built in a real Gradio Blocks and
 driven through the event handlers they registered (found by the components' elem_ids)."""
 
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,16 +38,29 @@ class Page:
 
 @pytest.fixture
 def page(tmp_path) -> tuple[Page, Path]:
-    engine = SimpleNamespace(paths=SimpleNamespace(models_dir=tmp_path))  # all the tab reads of the engine
+    # All the tab reads of the engine: the models folder and the pixel cap.
+    settings = SimpleNamespace(get=lambda key: LIMIT)
+    engine = SimpleNamespace(paths=SimpleNamespace(models_dir=tmp_path), settings=settings)
     [tabs] = load_rembg().manager.call("ui_tabs", engine=engine)
     with gr.Blocks() as blocks, gr.Tab(tabs[0].title, elem_id=tabs[0].elem_id):
         tabs[0].render()
     return Page(blocks), tmp_path
 
 
+LIMIT = 16_777_216
+
+
+def upload_of(image, folder: Path) -> dict:
+    """What the browser's upload event delivers unprocessed (preprocess=False): the file's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "upload.png"
+    image.save(path)
+    return {"path": str(path), "orig_name": "upload.png"}
+
+
 def inputs(**changes):
     values = {
-        "rembg_source": PICTURE.image,
+        "rembg_source": upload_of(PICTURE.image, Path(tempfile.mkdtemp())),
         "rembg_method": "opencv",
         "rembg_matting": False,
         "rembg_fg": 240,
@@ -110,3 +124,12 @@ def test_extras_step_controls_are_named_after_its_args():
     defaults = step.Args()
     for name, component in controls.items():
         assert component.value == getattr(defaults, name), name
+
+
+def test_an_upload_over_the_pixel_cap_is_refused_before_decoding(page, tmp_path):
+    from tests.integration.test_api_limits import bilevel_png
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(bilevel_png(12000, 12000))  # a few KiB declaring 144 megapixels
+    shown = page[0].trigger("rembg_remove", "click", **inputs(rembg_source={"path": str(bomb)}))
+    assert shown["rembg_result"] is None and "more than the limit" in shown["rembg_message"]

@@ -5,6 +5,7 @@ import gradio as gr
 
 from modules.engine import Engine
 from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
+from modules.images.uploads import UploadError, read_upload
 from webui.components.progress import message_html
 
 
@@ -30,8 +31,12 @@ def build_extras_tab(engine: Engine) -> gr.Image:
             message = gr.HTML(elem_id="extras_message")
 
     def process(values: dict):
-        """`values`: {component: value} for every input (Gradio's set-of-inputs form), read by name."""
-        image = values[source]
+        """`values`: {component: value} for every input (Gradio's set-of-inputs form), read by name.
+        Raw values (preprocess=False): the image is read here, within the pixel cap."""
+        try:
+            image = read_upload(values[source], int(engine.settings.get("image_max_pixels")))
+        except UploadError as error:
+            return gr.skip(), message_html(str(error), "error")
         if image is None:
             return gr.skip(), message_html("Upload an image first", "error")
         raw: dict[str, dict] = {name: {} for name, checkbox in enables.items() if values[checkbox]}
@@ -46,7 +51,8 @@ def build_extras_tab(engine: Engine) -> gr.Image:
             return gr.skip(), message_html(str(error), "error")
         return output, message_html(f"{', '.join(raw)}: {output.width}x{output.height} {output.mode}", "info")
 
-    run.click(process, inputs={source, *enables.values(), *by_slot.values()}, outputs=[result, message])
+    run.click(process, inputs={source, *enables.values(), *by_slot.values()}, outputs=[result, message],
+              preprocess=False)  # fmt: skip
     return source
 
 

@@ -103,12 +103,12 @@ class Engine:
         prepared = prepare(request, self)
 
         def work(job: Job):
-            from modules.processing import txt2img
+            from modules.processing import generation
 
             if request.override_settings_restore_afterwards:
-                return txt2img.run(request, self, job, prepared=prepared)
+                return generation.run(request, prepared, self, job)
             try:
-                result = txt2img.run(request, self, job, prepared=prepared)
+                result = generation.run(request, prepared, self, job)
             except BaseException:
                 self.keep_overrides(request.override_settings)  # A1111 keeps them even when the job fails
                 raise

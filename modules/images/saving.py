@@ -66,10 +66,6 @@ def png_bytes(image: Image.Image, infotext: str | None) -> bytes:
     return buffer.getvalue()
 
 
-def read_infotext(image: Image.Image) -> str | None:
-    return image.info.get("parameters")
-
-
 def read_generation_text(image) -> str:
     """The infotext: a PNG's "parameters" chunk, or the EXIF UserComment where A1111 puts it in
     JPEG and WebP files."""

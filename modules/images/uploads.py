@@ -21,16 +21,23 @@ def upload_path(upload) -> str | None:
     return str(upload) if upload else None
 
 
-def read_upload(upload, max_pixels: int) -> Image.Image | None:
-    """A raw upload -> an upright, loaded PIL image (None when nothing was uploaded). The pixel cap is
-    checked from the header before decoding; raises UploadError with the reason."""
+def upload_bytes(upload) -> bytes | None:
+    """The bytes of a raw upload, None when nothing was uploaded; UploadError when unreadable."""
     path = upload_path(upload)
     if path is None:
         return None
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as error:
         raise UploadError(f"could not read the upload: {error.strerror or error}") from error
+
+
+def read_upload(upload, max_pixels: int) -> Image.Image | None:
+    """A raw upload -> an upright, loaded PIL image (None when nothing was uploaded). The pixel cap is
+    checked from the header before decoding; raises UploadError with the reason."""
+    raw = upload_bytes(upload)
+    if raw is None:
+        return None
     try:
         image = open_image(raw, max_pixels)
     except (ImageTooLargeError, BadImageError) as error:

@@ -66,10 +66,9 @@ class GenerationRun:
         return generate(self.context(prepared, seed), self.engine, self.job, prepared)
 
 
-def run(request: GenerationRequest, engine, job, settings=None, prepared: PreparedRequest | None = None):
-    """Run a request: through the chosen Script-menu script if any, otherwise one generation.
-    `prepared`: what Engine.submit resolved (None: prepared now, with `settings` if given)."""
-    prepared = prepared or prepare(request, engine, settings)
+def run(request: GenerationRequest, prepared: PreparedRequest, engine, job):
+    """Run a request (as submitted) through the chosen Script-menu script if any, otherwise one
+    generation; `prepared` is what Engine.submit_txt2img resolved for it."""
     runner = GenerationRun(engine, job, request, prepared, noise.pick_seed(prepared.request.seed))
     if prepared.script is None:
         return runner.generate(prepared, runner.seed)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from modules.images.pixels import to_model_pixels
-from modules.processing.hires_size import HiresTarget, target_size  # noqa: F401 - re-exported
+from modules.processing.hires_size import HiresTarget
 from modules.processing.upscalers import IMAGE_UPSCALERS, LATENT_UPSCALERS
 
 

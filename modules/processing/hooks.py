@@ -18,14 +18,16 @@ class StageHooks:
     @classmethod
     def for_job(cls, engine, p, alwayson_args: dict, mode: str = "txt2img") -> "StageHooks":
         """Every always-on script of `mode` takes part with its defaults unless the request gave
-        arguments. Those taking part get their args in `p.script_args` (which is how their stage
-        hooks know they take part) and their infotext fields in `p.extra_generation_params`."""
-        given = {title.lower(): raw for title, raw in (alwayson_args or {}).items()}
+        arguments (`alwayson_args`: {script title: its parsed Args}, as prepare() resolved them).
+        Those taking part get their args in `p.script_args` (which is how their stage hooks know
+        they take part) and their infotext fields in `p.extra_generation_params`."""
         scripts = []
         for script in engine.plugins.alwayson_scripts:
             if not runs_in(script, mode):
                 continue
-            args = parse_script_args(script, given.get(script.title.lower()))
+            args = alwayson_args.get(script.title)
+            if args is None:
+                args = parse_script_args(script, None)  # its defaults
             if script.enabled(args):
                 scripts.append((script, args))
                 p.script_args[script.title] = args

@@ -11,14 +11,14 @@ from modules.images.pixels import to_pil_images
 from modules.images.previews import make_preview
 from modules.memory import prepare_compute_thread
 from modules.plugins.types import ImageSavedParams, PostprocessImageParams
-from modules.processing import generation, hires
+from modules.processing import hires
 from modules.processing.context import ProcessingContext
+from modules.processing.hires_size import HiresTarget, target_size
 from modules.processing.hooks import StageHooks
 from modules.processing.job_images import JobImages
 from modules.processing.networks import ActiveNetworks
 from modules.processing.prepare import PreparedRequest
 from modules.processing.prompting import JobPrompts
-from modules.processing.request import GenerationRequest
 from modules.processing.result import GeneratedImage, GenerationResult
 from modules.prompts.conditioning import encode_prompt
 from modules.prompts.extra_networks import strip_tags
@@ -29,18 +29,11 @@ from modules.sampling.guidance import GuidancePlan
 OUTPUT_SUBDIR = "txt2img-images"
 
 
-def run(request: GenerationRequest, engine, job, settings=None, prepared: PreparedRequest | None = None):
-    """Run a request to a GenerationResult (see generation.run): `prepared` is what the engine
-    resolved at submit; `settings` the snapshot taken then (used when `prepared` is None)."""
-    return generation.run(request, engine, job, settings, prepared)
-
-
 def generate(p: ProcessingContext, engine, job, prepared: PreparedRequest) -> GenerationResult:
     """One generation with the context's current fields, calling the extension stages. The names
     come resolved in `prepared`: nothing is looked up again here."""
     sampler, schedule = prepared.sampler, prepared.schedule
-    alwayson = {title: args.model_dump() for title, args in prepared.alwayson_args.items()}
-    hooks = StageHooks.for_job(engine, p, alwayson)
+    hooks = StageHooks.for_job(engine, p, prepared.alwayson_args)
     hooks.run("before_process")
     shown_prompt, shown_negative = p.prompt, p.negative_prompt  # infotext keeps the tags, as A1111's does
     seed_plan = _seed_plan(p)
@@ -178,7 +171,7 @@ def _save_image(engine, result: GenerationResult, image: Image.Image, seed: int,
 class HiresPass:
     """The hires fix's second pass for one job: upscale, then denoise part of the way."""
 
-    target: hires.HiresTarget
+    target: HiresTarget
     sampler: catalog.SamplerSpec
     schedule: str
     steps: int  # the schedule's length (hires steps, or the first pass's)
@@ -189,7 +182,7 @@ class HiresPass:
         r = p.request
         sampler, schedule = prepared.hires_sampler, prepared.hires_schedule
         steps = r.hr_second_pass_steps or first.steps
-        target = hires.target_size(p.width, p.height, r.hr_scale, r.hr_resize_x, r.hr_resize_y)
+        target = target_size(p.width, p.height, r.hr_scale, r.hr_resize_x, r.hr_resize_y)
         p.extra_generation_params.update(_hires_params(r, target, sampler.name, schedule))
         return cls(target, sampler, schedule, steps, min(int(steps * r.denoising_strength), steps))
 
@@ -221,7 +214,7 @@ class HiresPass:
         return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks, on_latents)
 
 
-def _hires_params(r, target: hires.HiresTarget, sampler_name: str, schedule: str) -> dict:
+def _hires_params(r, target: HiresTarget, sampler_name: str, schedule: str) -> dict:
     """Infotext keys of the hires pass (what A1111 writes), each only when it says something."""
     resized = bool(r.hr_resize_x or r.hr_resize_y)
     return params_from_fields({

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.installing import install_fixture_extensions
 from tests.server import RunningServer
 
 CHROMIUM = shutil.which("chromium")
@@ -25,15 +26,11 @@ def require_chromium() -> None:
         pytest.fail("Debian chromium is not installed: `apt-get install chromium`, then run the tests again")
 
 
-FIXTURE_EXTENSIONS = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
-
-
 def start_ui_server(data_dir: Path, tiny_single_file: Path, *args: str, extensions: tuple[str, ...] = ()):
     """The app on the tiny model, with the named test extensions installed as a user would."""
     require_chromium()
     shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    for name in extensions:
-        shutil.copytree(FIXTURE_EXTENSIONS / name, data_dir / "extensions" / name)
+    install_fixture_extensions(data_dir, *extensions)
     running = RunningServer(["--no-demo-model", "--data-dir", str(data_dir), *args], data_dir / "server.log")
     running.data_dir = data_dir
     return running

@@ -5,24 +5,21 @@ import base64
 import io
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
+from tests.fixtures.installing import install_fixture_extensions
 from tests.server import RunningServer
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("api-ext-data")
     shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
-    for name in ("example", "broken_import"):
-        shutil.copytree(FIXTURES / name, data_dir / "extensions" / name)
+    install_fixture_extensions(data_dir, "example", "broken_import")
     running = RunningServer(
         ["--nowebui", "--no-demo-model", "--data-dir", str(data_dir), "--example-greeting", "hi there"],
         data_dir / "server.log",

@@ -2,21 +2,17 @@
 scripts, script-info lists a script once per mode (A1111's shape), and txt2img refuses a script
 that does not run there. Over real HTTP, with the fixture extension installed as a user would."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 import requests
 
+from tests.fixtures.installing import install_fixture_extensions
 from tests.server import start_api_server
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_single_file):
     data_dir = tmp_path_factory.mktemp("script-modes")
-    shutil.copytree(FIXTURES / "script_modes", data_dir / "extensions" / "script_modes")
+    install_fixture_extensions(data_dir, "script_modes")
     running = start_api_server(data_dir, tiny_single_file.parents[1])
     yield running
     running.stop()

@@ -1,7 +1,6 @@
 """The extension contract end to end on a real engine and the tiny model: hooks change real
 pixels and infotext, scripts get named args, failures stay with their extension."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,13 +8,7 @@ import pytest
 
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
-
-
-def install_fixture_extensions(data_dir: Path, *names: str) -> None:
-    for name in names:
-        shutil.copytree(FIXTURES / name, data_dir / "extensions" / name)
+from tests.fixtures.installing import FIXTURE_EXTENSIONS, install_fixture_extensions
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +48,7 @@ def test_failing_hooks_do_not_stop_the_job(ext_engine):
     result = generate(ext_engine)
     assert len(result.images) == 1
     errors = ext_engine.extensions.get("failing_hook").errors
-    source = FIXTURES / "failing_hook" / "plugin.py"
+    source = FIXTURE_EXTENSIONS / "failing_hook" / "plugin.py"
     for hook, kind in [("before_process", "RuntimeError"), ("postprocess_image", "ValueError")]:
         where = line_of(source, f"broke {hook} on purpose")
         assert f"{hook}: {kind}: failing_hook broke {hook} on purpose (plugin.py:{where})" in errors
@@ -76,7 +69,7 @@ def test_first_post_sample_result_replaces_the_latents(ext_engine):
     assert not np.array_equal(pixels(negated), pixels(plain))
     infotext = negated.images[0].infotext
     assert "Latents negated: True" in infotext and "Example steps seen" not in infotext
-    where = line_of(FIXTURES / "failing_hook" / "plugin.py", "broke post_sample on purpose")
+    where = line_of(FIXTURE_EXTENSIONS / "failing_hook" / "plugin.py", "broke post_sample on purpose")
     errors = ext_engine.extensions.get("failing_hook").errors
     assert f"post_sample: RuntimeError: failing_hook broke post_sample on purpose (plugin.py:{where})" in errors
 

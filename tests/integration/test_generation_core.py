@@ -12,7 +12,7 @@ from modules.processing.prepare import RequestProblems, prepare
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
 from tests.extensions.lycoris_support import weights_hash, write_lycoris_file
-from tests.integration.test_extensions_engine import FIXTURES, install_fixture_extensions
+from tests.fixtures.installing import install_fixture_extensions
 from tests.server import start_api_server
 
 BASE = {"prompt": "a cat <lora:ink:0.5>", "steps": 3, "width": 64, "height": 64, "seed": 7, "save_images": False}
@@ -106,7 +106,7 @@ def test_all_problems_of_a_request_are_reported_together(core_engine):
 
 def test_the_api_answers_one_422_naming_every_problem(tmp_path_factory, models_dir):
     data_dir = tmp_path_factory.mktemp("core-api")
-    shutil.copytree(FIXTURES / "rainy", data_dir / "extensions" / "rainy")
+    install_fixture_extensions(data_dir, "rainy")
     server = start_api_server(data_dir, models_dir)
     try:
         body = {**BASE, "sampler_name": "Nope", "styles": ["no such style"], "script_name": "Rainy cells",

@@ -3,7 +3,6 @@ image's prompt in a batch changes that image's conditioning, its infotext, and t
 all_prompts, while the other images keep theirs."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +10,17 @@ import pytest
 import requests
 
 from modules.images.infotext import parse_infotext
-from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
+from tests.fixtures.installing import install_fixture_extensions
+from tests.integration.test_extensions_engine import generate, pixels
 from tests.integration.test_seeds import BATCHING_TOLERANCE
 from tests.server import start_api_server
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extensions"
 NIGHT = ", at night"  # what the second_prompt fixture adds to image 1 of a batch
 
 
 def install_second_prompt(data_dir: Path) -> None:
-    shutil.copytree(FIXTURES / "second_prompt", data_dir / "extensions" / "second_prompt")
+    install_fixture_extensions(data_dir, "second_prompt")
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +31,6 @@ def hooked_engine(tmp_path_factory, tiny_single_file):
     assert engine.extensions.get("second_prompt").status == "loaded"
     yield engine
     engine.queue.shutdown()
-
-
-def generate(engine, **fields):
-    request = Txt2ImgRequest(**{"prompt": "a cat", "steps": 3, "width": 64, "height": 64, "seed": 7, **fields})
-    return engine.submit_txt2img(request).outcome()
-
-
-def pixels(result, index=0):
-    return np.asarray(result.images[index].image.convert("RGB"), dtype=np.int16)
 
 
 def test_a_hook_gives_one_image_its_own_prompt_record_and_picture(hooked_engine):

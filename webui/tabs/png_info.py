@@ -7,12 +7,12 @@ pixel cap (setting image_max_pixels) is checked from the header before anything 
 
 import html
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gradio as gr
 
 from modules.engine import Engine
 from modules.images.decoding import BadImageError, ImageTooLargeError, open_image
+from modules.images.uploads import UploadError, upload_bytes, upload_path
 from webui.components.progress import message_html
 from webui.tabs.txt2img import ParametersPaste
 
@@ -74,16 +74,14 @@ def build_png_info_tab(engine: Engine, targets: SendTargets) -> None:
     def read(upload_data: dict | None):
         # Unprocessed (preprocess=False): Gradio has checked the path is one of its uploads, and has not
         # opened the file (its own opening answers an image over twice Pillow's limit with a bare "Error").
-        path = (upload_data or {}).get("path")
-        if not path:
-            return "", "", {}
         try:
-            metadata = read_metadata(Path(path).read_bytes(), int(engine.settings.get("image_max_pixels")))
-        except (ImageTooLargeError, BadImageError) as error:
+            raw = upload_bytes(upload_data)
+            if raw is None:
+                return "", "", {}
+            metadata = read_metadata(raw, int(engine.settings.get("image_max_pixels")))
+        except (ImageTooLargeError, BadImageError, UploadError) as error:
             return "", message_html(str(error), "error"), {}
-        except OSError as error:
-            return "", message_html(f"Could not read the upload: {error.strerror or error}", "error"), {}
-        return metadata_html(metadata), "", {"path": path, "parameters": metadata.parameters}
+        return metadata_html(metadata), "", {"path": upload_path(upload_data), "parameters": metadata.parameters}
 
     upload.change(read, inputs=upload, outputs=[info, message, shown], queue=False, preprocess=False)
 

@@ -100,6 +100,16 @@ class Engine:
         overrides; a request with problems raises one RequestProblems (a ValueError) naming all of
         them (a single problem is raised as the error it is), and nothing is queued. The job runs
         with what was resolved here: the Settings tab changing meanwhile does not change it."""
+        return self._submit_generation(request, job_id)
+
+    def submit_img2img(self, request: GenerationRequest, job_id: str | None = None) -> Job:
+        """Queue an img2img / inpainting job: as submit_txt2img, for a request with init images
+        (ValueError without them)."""
+        if not request.init_images:
+            raise ValueError("init_images: img2img needs at least one init image")
+        return self._submit_generation(request, job_id)
+
+    def _submit_generation(self, request: GenerationRequest, job_id: str | None) -> Job:
         prepared = prepare(request, self)
 
         def work(job: Job):
@@ -117,7 +127,8 @@ class Engine:
                 result.warnings.append(problem)
             return result
 
-        return self.queue.submit(work, description=f"txt2img: {request.prompt[:60]}", job_id=job_id)
+        kind = "img2img" if request.init_images else "txt2img"
+        return self.queue.submit(work, description=f"{kind}: {request.prompt[:60]}", job_id=job_id)
 
     def keep_overrides(self, overrides: dict) -> str:
         """Save a request's override_settings as the settings (A1111's restore_afterwards=False,

@@ -17,6 +17,7 @@ from modules.api.models import (
     ExtrasSingleImageBody,
     ExtrasSingleImageResponse,
     ImagesResponse,
+    Img2ImgBody,
     OptionsBody,
     PngInfoBody,
     PngInfoResponse,
@@ -35,6 +36,7 @@ from modules.engine import Engine
 from modules.errors import UnsupportedHere
 from modules.images.decoding import BadImageError, ImageTooLargeError, decode_base64_image
 from modules.images.infotext import parse_infotext
+from modules.images.masks import mask_from_upload
 from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
 from modules.images.saving import png_bytes, read_generation_text
 from modules.models.loading import CheckpointLoadError
@@ -62,24 +64,16 @@ def build_router(engine: Engine) -> APIRouter:
 
     @router.post("/txt2img", response_model=ImagesResponse)
     async def txt2img(body: Txt2ImgBody):
-        try:
-            # Off the event loop: preparing may import diffusers (seconds, once) to check a schedule.
-            job = await run_in_threadpool(engine.submit_txt2img, body.to_request(), job_id=body.force_task_id)
-        except Exception as error:
-            raise _refusal(error) from error
-        await job.wait_async()  # on the event loop: waiting holds no thread
-        result = _outcome(job)
-        parameters = body.model_dump()
-        if result is None:  # cancelled before it started: nothing was made
-            return ImagesResponse(images=[], parameters=parameters, info=json.dumps({"interrupted": True}))
-        images = [_b64_png(item.image, item.infotext) for item in result.images] if body.send_images else []
-        info = json.dumps(_info(result, body, job, engine))
-        save_error = getattr(result, "save_error", None)
-        if save_error and body.save_images:
-            # The pictures exist in memory: hand them over with the reason they are not on disk.
-            content = {"detail": save_error, "images": images, "parameters": parameters, "info": info}
-            return JSONResponse(status_code=507, content=content)
-        return ImagesResponse(images=images, parameters=parameters, info=info)
+        return await _generate(engine, engine.submit_txt2img, body.to_request, body, body.model_dump())
+
+    @router.post("/img2img", response_model=ImagesResponse)
+    async def img2img(body: Img2ImgBody):
+        # Decoding is CPU work (up to 8 pictures): off the event loop. Each is refused before it is
+        # decoded when it declares more pixels than the image_max_pixels setting allows.
+        init_images, mask = await run_in_threadpool(_decode_img2img_images, body, engine)
+        return await _generate(
+            engine, engine.submit_img2img, lambda: body.to_request(init_images, mask), body, body.echoed_parameters()
+        )
 
     @router.get("/samplers", response_model=list[SamplerItem])
     def samplers() -> list[SamplerItem]:
@@ -223,6 +217,38 @@ def build_router(engine: Engine) -> APIRouter:
     return router
 
 
+async def _generate(engine: Engine, submit, build_request, body, parameters: dict):
+    """Build the request, queue it with `submit` and answer {images, parameters, info}: the shared
+    path of txt2img and img2img (their request types differ, their answers do not)."""
+    try:
+        # Off the event loop: preparing may import diffusers (seconds, once) to check a schedule.
+        job = await run_in_threadpool(submit, build_request(), job_id=body.force_task_id)
+    except Exception as error:
+        raise _refusal(error) from error
+    await job.wait_async()  # on the event loop: waiting holds no thread
+    result = _outcome(job)
+    if result is None:  # cancelled before it started: nothing was made
+        return ImagesResponse(images=[], parameters=parameters, info=json.dumps({"interrupted": True}))
+    images = [_b64_png(item.image, item.infotext) for item in result.images] if body.send_images else []
+    info = json.dumps(_info(result, body, job, engine))
+    save_error = getattr(result, "save_error", None)
+    if save_error and body.save_images:
+        # The pictures exist in memory: hand them over with the reason they are not on disk.
+        content = {"detail": save_error, "images": images, "parameters": parameters, "info": info}
+        return JSONResponse(status_code=507, content=content)
+    return ImagesResponse(images=images, parameters=parameters, info=info)
+
+
+def _decode_img2img_images(body: Img2ImgBody, engine: Engine) -> tuple[list, "Image.Image | None"]:  # noqa: F821
+    """The body's init images and mask as PIL pictures, each error naming its field. Transparent
+    init images are passed on as they are (the engine flattens them on img2img_background_color);
+    the mask is read as A1111's create_binary_mask reads it: alpha above 128 where it has a
+    non-opaque pixel, else its grey levels (white = inpaint)."""
+    images = [decode_image(data, engine, f"init_images[{index}]") for index, data in enumerate(body.init_images)]
+    mask = mask_from_upload(decode_image(body.mask, engine, "mask"), transparent_is_masked=False) if body.mask else None
+    return images, mask
+
+
 def _refusal(error: Exception) -> HTTPException:
     """A request refused before anything was queued -> the HTTP error saying why."""
     if isinstance(error, HTTPException):
@@ -259,11 +285,12 @@ def _storage_or_500(error: OSError) -> HTTPException:
     return HTTPException(status_code=500, detail=describe(error))
 
 
-def decode_image(data: str, engine) -> "Image.Image":  # noqa: F821 - PIL is imported on use
+def decode_image(data: str, engine, field: str = "image") -> "Image.Image":  # noqa: F821 - PIL is imported on use
     """A base64 image -> PIL image; 413 when it declares more pixels than the image_max_pixels
-    setting allows (checked before decoding), 422 when it is not an image."""
+    setting allows (checked before decoding), 422 when it is not an image. `field` names the body
+    field in the message."""
     try:
-        return decode_base64_image(data, int(engine.settings.get("image_max_pixels")))
+        return decode_base64_image(data, int(engine.settings.get("image_max_pixels")), field)
     except ImageTooLargeError as error:
         raise HTTPException(status_code=413, detail=str(error)) from error
     except BadImageError as error:
@@ -320,7 +347,7 @@ _CORE_INFOTEXT_KEYS = {
 }  # fmt: skip
 
 
-def _info(result, body: Txt2ImgBody, job, engine) -> dict:
+def _info(result, body: Txt2ImgBody | Img2ImgBody, job, engine) -> dict:
     """A1111's Processed.js() keys (what its clients read), plus ours: scheduler, interrupted,
     warnings. Values A1111 keeps outside the result are read back from the first infotext."""
     parsed = _parsed(result.infotexts[0]) if result.infotexts else {}

@@ -164,6 +164,58 @@ CORE_SETTINGS = (
         maximum=2**32 - 1,
     ),
     SettingSpec(
+        "img2img_fix_steps",
+        False,
+        "With img2img, do exactly the amount of steps the slider specifies (normally you'd do less with less "
+        "denoising)",
+        "img2img",
+        "checkbox",
+    ),
+    SettingSpec(
+        "initial_noise_multiplier",
+        1.0,
+        "Noise multiplier for img2img",
+        "img2img",
+        "slider",
+        minimum=0.0,
+        maximum=1.5,
+        step=0.001,
+    ),  # fmt: skip
+    SettingSpec(
+        "img2img_extra_noise",
+        0.0,
+        "Extra noise multiplier for img2img and hires fix (adds noise to the start latent)",
+        "img2img",
+        "slider",
+        minimum=0.0,
+        maximum=1.0,
+        step=0.01,
+    ),  # fmt: skip
+    SettingSpec(
+        "img2img_color_correction",
+        False,
+        "Apply color correction to img2img results to match original colors",
+        "img2img",
+        "checkbox",
+    ),
+    SettingSpec(
+        "upscaler_for_img2img",
+        "Lanczos",
+        "Upscaler for img2img (when an init image is smaller than the output)",
+        "img2img",
+        "dropdown",
+        choices=("Lanczos", "Nearest"),
+    ),
+    SettingSpec(
+        "img2img_background_color",
+        "#ffffff",
+        "With img2img, fill transparent parts of the input image with this color",
+        "img2img",
+    ),
+    SettingSpec(
+        "save_init_img", False, "Save init images (outputs/init-images) and record their hash", "img2img", "checkbox"
+    ),
+    SettingSpec(
         "image_max_pixels",
         16_777_216,
         "Largest image accepted as input (decoded pixels, width x height); bigger ones are refused before decoding",

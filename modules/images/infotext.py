@@ -112,9 +112,10 @@ INFOTEXT_SETTINGS = {
     "ENSD": "eta_noise_seed_delta",
     "RNG": "randn_source",
     "Emphasis": "emphasis",
+    "Extra noise": "img2img_extra_noise",
 }
 # - informational: written, not pasted into any field (the model is chosen by "Model").
-INFORMATIONAL_KEYS = {"model_hash": "Model hash"}
+INFORMATIONAL_KEYS = {"model_hash": "Model hash", "init_image_hash": "Init image hash"}
 # Keys whose presence means the hires fix was on.
 HIRES_KEYS = ("Hires upscale", "Hires resize", "Hires upscaler", "Hires steps")
 

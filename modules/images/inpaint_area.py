@@ -90,15 +90,20 @@ def paste_back(
     canvas = original.convert("RGB")
     if mask.size != canvas.size:
         raise ValueError(f"mask {mask.size} and original {canvas.size} differ in size")
+    return composite(place_generated(generated, canvas, region), canvas, mask)
+
+
+def place_generated(generated: Image.Image, original: Image.Image, region: Box | None = None) -> Image.Image:
+    """`generated` on the original's canvas: resized into `region` over a copy of the original when
+    given (Only masked), else as it is (it must have the original's size)."""
+    canvas = original.convert("RGB")
     if region is None:
         if generated.size != canvas.size:
             raise ValueError(f"generated {generated.size} and original {canvas.size} differ in size")
-        placed = generated.convert("RGB")
-    else:
-        x1, y1, x2, y2 = region
-        placed = canvas.copy()
-        placed.paste(resize_image(generated.convert("RGB"), ResizeMode.CROP_AND_RESIZE, x2 - x1, y2 - y1), (x1, y1))
-    return composite(placed, canvas, mask)
+        return generated.convert("RGB")
+    x1, y1, x2, y2 = region
+    canvas.paste(resize_image(generated.convert("RGB"), ResizeMode.CROP_AND_RESIZE, x2 - x1, y2 - y1), (x1, y1))
+    return canvas
 
 
 def composite(generated: Image.Image, original: Image.Image, mask: Image.Image) -> Image.Image:

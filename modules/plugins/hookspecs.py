@@ -22,8 +22,8 @@ Rules that hold for every hook:
 How pluggy calls them:
 - Most hooks change what they are given (`p`, `params`, `result`) and return None; every
   implementation runs, in order.
-- `firstresult=True` (`post_sample`): the first implementation that returns something other
-  than None decides, and the ones after it are not called for that call.
+- `firstresult=True` (`post_sample`, `mask_blend`, `mask_overlay`): the first implementation
+  that returns something other than None decides, and the ones after it are not called for that call.
 - `historic=True` (`model_loaded`): an implementation registered after the event (a late
   extension, an always-on script) is called at once with the latest model, then with each
   new one.
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     import torch
     from fastapi import FastAPI
+    from PIL import Image
 
     from modules.config.settings import SettingSpec
     from modules.engine import Engine
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
         DenoiserParams,
         ExtraNetwork,
         ImageSavedParams,
+        MaskBlendParams,
+        MaskOverlayParams,
         PostprocessImageParams,
         PostprocessingStep,
         TabSpec,
@@ -171,6 +174,20 @@ def post_sample(p: ProcessingContext, latents: torch.Tensor) -> torch.Tensor | N
     """After sampling a batch, before decoding. Return a tensor to replace the latents, or None
     to leave them. First result wins: once an implementation returns a tensor, the ones after it
     are not called for this batch (order them with `tryfirst` / `trylast`, or `before`/`after`)."""
+
+
+@hookspec(firstresult=True)
+def mask_blend(p: ProcessingContext, params: MaskBlendParams) -> torch.Tensor | None:
+    """Inpainting: each step (and once after the last, `params.is_final`), the denoised latent is
+    blended with the init latent through the mask. Return a tensor to use instead of the default
+    blend, or None. First result wins (soft inpainting uses this)."""
+
+
+@hookspec(firstresult=True)
+def mask_overlay(p: ProcessingContext, params: MaskOverlayParams) -> Image.Image | None:
+    """Inpainting: each generated picture is put back over the original through the blurred mask
+    (after colour correction, before `postprocess_image`). Return a picture to use instead of the
+    default composite, or None. First result wins."""
 
 
 @hookspec

@@ -69,6 +69,12 @@ class Script:
     def post_sample(self, p, args: BaseModel, latents):  # a tensor replaces the latents (first result wins)
         return None
 
+    def mask_blend(self, p, args: BaseModel, params):  # a tensor replaces the default blend (first result wins)
+        return None
+
+    def mask_overlay(self, p, args: BaseModel, params):  # a picture replaces the default overlay
+        return None
+
     def postprocess_image(self, p, args: BaseModel, params) -> None: ...
 
     def postprocess(self, p, args: BaseModel, result) -> None: ...
@@ -83,6 +89,8 @@ STAGE_METHODS = (
     "cfg_denoiser",
     "cfg_denoised",
     "post_sample",
+    "mask_blend",
+    "mask_overlay",
     "postprocess_image",
     "postprocess",
 )

@@ -48,6 +48,36 @@ class DenoisedParams:
 
 
 @dataclass
+class MaskBlendParams:
+    """Passed to `mask_blend` (inpainting) at each step and once after the last one. The default
+    blend keeps the init image where the mask says keep: `init_latent * mask + denoised * nmask`.
+    Tensors are batch first, in latent space; `mask` is 1 where the picture is kept, `nmask`
+    (= 1 - mask) where it is inpainted."""
+
+    denoised: Any  # this step's prediction of the clean latent; after the last step: the result
+    init_latent: Any  # the encoded init image (with latent noise / nothing in the mask, per mode)
+    mask: Any
+    nmask: Any
+    sigma: Any  # per-image noise level of this step (tensor, batch), 0 for the final blend
+    step: int  # 0-based; the step count for the final blend
+    total_steps: int
+    is_final: bool
+
+
+@dataclass
+class MaskOverlayParams:
+    """Passed to `mask_overlay` for each inpainted image: the generated picture at the init image's
+    size (`image`), the original (`original`, RGB) and the blurred mask (`mask`, "L", white =
+    inpainted). The default puts the original back outside the mask:
+    `Image.composite(image, original, mask)`."""
+
+    image: Image.Image
+    original: Image.Image
+    mask: Image.Image
+    index: int  # position in the whole job
+
+
+@dataclass
 class PostprocessImageParams:
     """Passed to `postprocess_image` for each decoded image; replace `image` to change what is
     saved and returned."""

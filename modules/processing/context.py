@@ -98,6 +98,9 @@ class ProcessingContext:
     negative_prompts: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     subseeds: list[int] = field(default_factory=list)
+    # Inpainting: round the latent mask to 0/1 (A1111's default). Set False in `process` (before
+    # the init latents are made) to keep the blurred mask's soft edge, as soft inpainting does.
+    mask_round: bool = True
 
     @property
     def models(self) -> ModelsFacade:

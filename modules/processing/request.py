@@ -2,10 +2,10 @@
 
 Design: the A1111 flat field names stay on the request (the API bodies and the UI tabs use them, so
 the edge stays a plain field copy); the sections are read through views (`request.hires`,
-`request.refiner`, `request.scripts`). The img2img-only sections, `init` (init images) and `mask`,
-are sub-models: absent on a txt2img request. Each field that the infotext records declares its
-key once, with `infotext("Key")`; modules/images/infotext.py derives the writer, the paste reader
-and the UI labels from those declarations.
+`request.refiner`, `request.scripts`, and for img2img `request.init` and `request.inpainting`,
+which gather the flat `init_images` and `mask` pictures with their knobs). Each field that the
+infotext records declares its key once, with `infotext("Key")`; modules/images/infotext.py derives
+the writer, the paste reader and the UI labels from those declarations.
 """
 
 from typing import Annotated, Any
@@ -127,32 +127,94 @@ class ScriptsSection(BaseModel):
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
 
 
+# A1111's labels, in value order: the UI radios and the infotext use them; the fields take either.
+RESIZE_MODES = ("Just resize", "Crop and resize", "Resize and fill", "Just resize (latent upscale)")
+MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
+INPAINT_AREAS = ("Whole picture", "Only masked")
+MASK_MODES = ("Inpaint masked", "Inpaint not masked")
+
+
+def _index_of(labels: tuple[str, ...], value: Any) -> Any:
+    """A label (any case) -> its index; anything else is left for the field's own validation."""
+    if isinstance(value, str):
+        for index, label in enumerate(labels):
+            if value.strip().lower() == label.lower():
+                return index
+    return value
+
+
+class Img2ImgKnobs(BaseModel):
+    """img2img's and inpainting's knobs (A1111's flat field names), shared by request and API body.
+    They are read only when the request has init images (and a mask, for the mask ones)."""
+
+    model_config = FINITE
+
+    resize_mode: int = Field(0, ge=0, le=3, json_schema_extra=infotext("Resize mode"))
+    mask_blur: int = Field(4, ge=0, le=64, json_schema_extra=infotext("Mask blur"))
+    # None: mask_blur. A1111 clients may blur the two directions differently.
+    mask_blur_x: int | None = Field(None, ge=0, le=64, json_schema_extra=infotext("Mask blur x"))
+    mask_blur_y: int | None = Field(None, ge=0, le=64, json_schema_extra=infotext("Mask blur y"))
+    inpainting_fill: int = Field(1, ge=0, le=3, json_schema_extra=infotext("Masked content"))
+    inpaint_full_res: bool = Field(False, json_schema_extra=infotext("Inpaint area"))  # True: only masked
+    inpaint_full_res_padding: int = Field(32, ge=0, le=256, json_schema_extra=infotext("Masked area padding"))
+    inpainting_mask_invert: bool = Field(False, json_schema_extra=infotext("Mask mode"))  # True: not masked
+    # None: the initial_noise_multiplier setting
+    initial_noise_multiplier: float | None = Field(None, ge=0.0, le=1.5, json_schema_extra=infotext("Noise multiplier"))
+
+    @field_validator("resize_mode", mode="before")
+    @classmethod
+    def _resize_label(cls, value: Any) -> Any:
+        return _index_of(RESIZE_MODES, value)
+
+    @field_validator("inpainting_fill", mode="before")
+    @classmethod
+    def _fill_label(cls, value: Any) -> Any:
+        return _index_of(MASKED_CONTENT, value)
+
+    @field_validator("inpaint_full_res", mode="before")
+    @classmethod
+    def _area_label(cls, value: Any) -> Any:
+        return bool(_index_of(INPAINT_AREAS, value)) if isinstance(value, str) and value in INPAINT_AREAS else value
+
+    @field_validator("inpainting_mask_invert", mode="before")
+    @classmethod
+    def _mode_label(cls, value: Any) -> Any:
+        return bool(_index_of(MASK_MODES, value)) if isinstance(value, str) and value in MASK_MODES else value
+
+    @property
+    def blur_xy(self) -> tuple[int, int]:
+        """(x, y) mask blur: the per-direction values where given, else mask_blur."""
+        x = self.mask_blur if self.mask_blur_x is None else self.mask_blur_x
+        y = self.mask_blur if self.mask_blur_y is None else self.mask_blur_y
+        return x, y
+
+
 class InitSection(BaseModel):
-    """img2img's start: the init images (PIL images, or base64 strings from the API), how they are
-    fitted to the size (A1111's resize_mode: 0 just resize, 1 crop and resize, 2 resize and fill,
-    3 latent upscale) and how far they are denoised. Carried and validated; img2img runs it."""
+    """A view of img2img's start: the init images (PIL), how they are fitted to the size (0 just
+    resize, 1 crop and resize, 2 resize and fill, 3 latent upscale) and how far they are denoised."""
 
-    model_config = ConfigDict(frozen=True, allow_inf_nan=False, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    images: list[Any] = Field(min_length=1, max_length=MAX_INIT_IMAGES)
-    resize_mode: int = Field(0, ge=0, le=3)
-    denoising_strength: Strength = 0.75
+    images: list[Any]
+    resize_mode: int
+    denoising_strength: float
 
 
 class MaskSection(BaseModel):
-    """Inpainting's mask and its options (A1111's names). Carried and validated; img2img runs it."""
+    """A view of inpainting's mask (PIL, white = inpaint) and its options (A1111's names)."""
 
-    model_config = ConfigDict(frozen=True, allow_inf_nan=False, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     image: Any
-    mask_blur: int = Field(4, ge=0, le=64)
-    inpainting_fill: int = Field(1, ge=0, le=3)  # fill, original, latent noise, latent nothing
-    inpaint_full_res: bool = True
-    inpaint_full_res_padding: int = Field(32, ge=0, le=256)
-    inpainting_mask_invert: bool = False
+    mask_blur_x: int
+    mask_blur_y: int
+    inpainting_fill: int
+    inpaint_full_res: bool
+    inpaint_full_res_padding: int
+    inpainting_mask_invert: bool
 
 
-class GenerationRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
+class GenerationRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs, Img2ImgKnobs):
     """One picture request, frozen: change it with `with_overrides(**fields)` (a new, validated
     request). Names (sampler, schedule, upscaler, checkpoints, styles, scripts) are checked by
     prepare(), which reports every problem of a request together."""
@@ -178,16 +240,37 @@ class GenerationRequest(GenerationKnobs, SeedKnobs, HiresKnobs, RefinerKnobs):
     script_args: Any = None
     alwayson_scripts: dict[str, Any] = Field(default_factory=dict)
 
-    # img2img sections: None on a txt2img request.
-    init: InitSection | None = None
-    mask: MaskSection | None = None
+    # img2img: the init images (PIL; decoded within the pixel cap by whoever built the request)
+    # and the inpainting mask (PIL, white = inpaint; alpha masks are converted by the caller).
+    # Read them together with their knobs as `request.init` and `request.inpainting`.
+    init_images: list[Any] = Field(default_factory=list, max_length=MAX_INIT_IMAGES)
+    mask: Any = None
 
     @model_validator(mode="after")
     def _output_within_limits(self) -> "GenerationRequest":
-        if self.mask is not None and self.init is None:
-            raise ValueError("mask: an inpainting mask needs init images (init)")
+        check_init_images(self)
         check_output_size(self)
         return self
+
+    @property
+    def init(self) -> InitSection | None:
+        """The init section, None on a txt2img request."""
+        if not self.init_images:
+            return None
+        return InitSection.model_construct(images=list(self.init_images), resize_mode=self.resize_mode,
+                                           denoising_strength=self.denoising_strength)  # fmt: skip
+
+    @property
+    def inpainting(self) -> MaskSection | None:
+        """The mask section, None without a mask."""
+        if self.mask is None:
+            return None
+        blur_x, blur_y = self.blur_xy
+        return MaskSection.model_construct(
+            image=self.mask, mask_blur_x=blur_x, mask_blur_y=blur_y, inpainting_fill=self.inpainting_fill,
+            inpaint_full_res=self.inpaint_full_res, inpaint_full_res_padding=self.inpaint_full_res_padding,
+            inpainting_mask_invert=self.inpainting_mask_invert,
+        )  # fmt: skip
 
     @property
     def hires(self) -> HiresKnobs | None:
@@ -232,8 +315,18 @@ class Txt2ImgRequest(GenerationRequest):
 
     @model_validator(mode="after")
     def _no_init_images(self) -> "Txt2ImgRequest":
-        if self.init is not None or self.mask is not None:
-            raise ValueError("init: a txt2img request has no init images or mask (use img2img)")
+        if self.init_images or self.mask is not None:
+            raise ValueError("init_images: a txt2img request has no init images or mask (use img2img)")
+        return self
+
+
+class Img2ImgRequest(GenerationRequest):
+    """A GenerationRequest with init images (same fields and limits); a mask makes it inpainting."""
+
+    @model_validator(mode="after")
+    def _has_init_images(self) -> "Img2ImgRequest":
+        if not self.init_images:
+            raise ValueError("init_images: img2img needs at least one init image")
         return self
 
 
@@ -245,6 +338,28 @@ def output_size(request: "GenerationRequest") -> tuple[int, int]:
         return width, height
     target = target_size(width, height, request.hr_scale, request.hr_resize_x, request.hr_resize_y)
     return target.width, target.height
+
+
+def check_init_images(request: "GenerationRequest") -> None:
+    """Init images and mask are pictures; a mask needs init images and has their size (A1111 fits
+    both to the output the same way, so a mask of another size would mark the wrong pixels)."""
+    from PIL import Image
+
+    for index, image in enumerate(request.init_images):
+        if not isinstance(image, Image.Image):
+            raise ValueError(f"init_images[{index}]: expected a picture, got {type(image).__name__}")
+    if request.mask is None:
+        return
+    if not isinstance(request.mask, Image.Image):
+        raise ValueError(f"mask: expected a picture, got {type(request.mask).__name__}")
+    if not request.init_images:
+        raise ValueError("mask: an inpainting mask needs init images (init_images)")
+    for index, image in enumerate(request.init_images):
+        if image.size != request.mask.size:
+            raise ValueError(
+                f"mask: the mask is {request.mask.width}x{request.mask.height} but init_images[{index}] is "
+                f"{image.width}x{image.height}; they must be the same size"
+            )
 
 
 def check_output_size(request: "GenerationRequest") -> None:

@@ -15,6 +15,8 @@ from modules.processing import hires
 from modules.processing.context import ProcessingContext
 from modules.processing.hires_size import HiresTarget, target_size
 from modules.processing.hooks import StageHooks
+from modules.processing.img2img import OUTPUT_SUBDIR as IMG2IMG_SUBDIR
+from modules.processing.img2img import Img2ImgStage
 from modules.processing.job_images import JobImages
 from modules.processing.networks import ActiveNetworks
 from modules.processing.prepare import PreparedRequest
@@ -33,7 +35,7 @@ def generate(p: ProcessingContext, engine, job, prepared: PreparedRequest) -> Ge
     """One generation with the context's current fields, calling the extension stages. The names
     come resolved in `prepared`: nothing is looked up again here."""
     sampler, schedule = prepared.sampler, prepared.schedule
-    hooks = StageHooks.for_job(engine, p, prepared.alwayson_args)
+    hooks = StageHooks.for_job(engine, p, prepared.alwayson_args, "img2img" if p.request.init_images else "txt2img")
     hooks.run("before_process")
     shown_prompt, shown_negative = p.prompt, p.negative_prompt  # infotext keeps the tags, as A1111's does
     seed_plan = _seed_plan(p)
@@ -83,7 +85,10 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                     seed_plan: noise.SeedPlan, job_images: JobImages, prepared: PreparedRequest) -> None:  # fmt: skip
     request = p.request
     job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
-    second = HiresPass.for_request(p, params, prepared) if request.enable_hr else None
+    # img2img: the init images are prepared after the `process` hook (which may set p.mask_round).
+    stage = Img2ImgStage.for_job(p, engine) if request.init_images else None
+    # A1111's img2img has no hires pass.
+    second = HiresPass.for_request(p, params, prepared) if request.enable_hr and stage is None else None
     noise_settings = NoiseSettings(
         source=str(p.settings.get("randn_source")),
         ensd=int(p.settings.get("eta_noise_seed_delta") or 0),
@@ -91,7 +96,8 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
     )
     p.extra_generation_params.update(_seed_params(request, seed_plan, noise_settings))
     on_latents = _previewer(p, job, engine)
-    job.set_total(request.n_iter, p.steps + (second.run_steps if second else 0))
+    first_steps = stage.run_steps if stage is not None else p.steps
+    job.set_total(request.n_iter, first_steps + (second.run_steps if second else 0))
     step_hooks = hooks.step_hooks()
     for batch_index in range(request.n_iter):
         if job.interrupted:
@@ -115,6 +121,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             noise_settings=dataclasses.replace(noise_settings, seed_plan=batch_plan),
             on_latents=on_latents,
             switch=refiner,
+            img2img=_img2img_start(stage, p, batch_index, len(seeds), hooks),
         )
         decoder = refiner.loaded_model if refiner is not None and refiner.loaded_model is not None else p.model
         for replaced in hooks.run("post_sample", latents=latents):
@@ -122,10 +129,14 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         if second is not None and not stopped:
             latents, stopped = second.run(
                 p, job_prompts, latents, seeds, prompts, negative, step_hooks,
-                on_step=lambda step, total, b=batch_index: job.report_step(b, p.steps + step, p.steps + total),
+                on_step=lambda step, total, b=batch_index: job.report_step(b, first_steps + step,
+                                                                          first_steps + total),
                 should_stop=job.should_stop, on_latents=on_latents,
             )  # fmt: skip
-        made = zip(prompts, seeds, subseeds, decode_latents(decoder, latents), strict=True)
+        decoded = decode_latents(decoder, latents)
+        if stage is not None:
+            decoded = stage.finish(p, hooks, decoded, batch_index * request.batch_size)
+        made = zip(prompts, seeds, subseeds, decoded, strict=True)
         for prompt, seed, subseed, image in made:
             item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
             hooks.run("postprocess_image", params=item)
@@ -134,7 +145,8 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                 params_for_image.update(params_from_fields({"subseed": subseed}))
             shown, shown_negative = job_images.record(len(result.images), prompt, negative, seed, subseed)
             infotext = build_infotext(shown, shown_negative, params_for_image)
-            path = _save_image(engine, result, item.image, seed, infotext) if request.save_images else None
+            folder = IMG2IMG_SUBDIR if stage is not None else OUTPUT_SUBDIR
+            path = _save_image(engine, result, item.image, seed, infotext, folder) if request.save_images else None
             result.images.append(
                 GeneratedImage(
                     image=item.image,
@@ -151,14 +163,22 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             break
 
 
-def _save_image(engine, result: GenerationResult, image: Image.Image, seed: int, infotext: str):
+def _img2img_start(stage, p, batch_index: int, batch_size: int, hooks):
+    """sample_latents' `img2img` callable for this batch, or None for txt2img."""
+    if stage is None:
+        return None
+    return lambda noise: (stage.schedule_steps, stage.start(p, batch_index, batch_size, noise, hooks))
+
+
+def _save_image(engine, result: GenerationResult, image: Image.Image, seed: int, infotext: str,
+                folder: str = OUTPUT_SUBDIR):  # fmt: skip
     """Save one image to the outputs folder; its path, or None once saving has failed in this job.
     A failed save (full disk, read-only folder) keeps the image in the result and records why, so
     the job still hands back everything it made; later images of the job are not tried."""
     if result.save_error is not None:
         return None
     try:
-        path = engine.saver.save(image, engine.paths.outputs_dir / OUTPUT_SUBDIR, seed, infotext)
+        path = engine.saver.save(image, engine.paths.outputs_dir / folder, seed, infotext)
     except OSError as error:
         result.save_error = str(error)
         result.warnings.append(f"Images were not saved: {error}")
@@ -287,7 +307,9 @@ class NoiseSettings:
 
 def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_step=None, should_stop=None,
                    step_hooks=None, noise_settings: NoiseSettings | None = None, on_latents=None,
-                   switch=None):  # fmt: skip
+                   switch=None, img2img=None):  # fmt: skip
+    """Sample one batch. `img2img(initial_noise) -> (schedule steps, DenoiseInputs fields)` starts
+    it from init latents instead of pure noise (modules/processing/img2img.py)."""
     prepare_compute_thread()
     settings = noise_settings or NoiseSettings()
     device = model.unet.device
@@ -302,18 +324,25 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
     if settings.ensd:  # A1111: ancestral samplers draw their step noise from seed + ENSD
         generators = noise.generators_for(catalog.ancestral_seeds(seeds, settings.ensd), source=settings.source,
                                           device=device)  # fmt: skip
+    initial = initial.to(device, model.unet.dtype)
+    schedule_steps, start = params.steps, {}
+    if img2img is not None:
+        schedule_steps, start = img2img(initial)
+        if start["start_step"] >= schedule_steps:  # denoising strength 0: no step runs
+            return start["init_latents"], False
     inputs = DenoiseInputs(
-        latents=initial.to(device, model.unet.dtype),
+        latents=initial,
         guidance=plan,
         generators=generators,
         options=settings.options,
         switch=switch,
+        **start,
     )
     return denoise(
         model.unet,
         params.sampler.build(model.scheduler_config, params.schedule),
         inputs,
-        params.steps,
+        schedule_steps,
         on_step=on_step or (lambda step, total: None),
         should_stop=should_stop or (lambda: False),
         step_hooks=step_hooks,

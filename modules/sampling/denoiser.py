@@ -14,6 +14,7 @@ import torch
 from modules.sampling.catalog import SamplerOptions
 from modules.sampling.catalog import step_kwargs as sampler_step_kwargs
 from modules.sampling.guidance import GuidancePlan
+from modules.sampling.prediction import StepFrame
 
 
 @dataclass
@@ -21,11 +22,46 @@ class DenoiseInputs:
     latents: torch.Tensor  # the initial noise
     guidance: GuidancePlan
     generators: list[torch.Generator]
-    # img2img (hires fix's second pass): start from these latents, noised to `strength`.
+    # img2img and the hires fix's second pass: start from these latents, noised to where the run
+    # starts: `start_step` of the schedule when given (img2img counts as A1111), else the first
+    # (1 - strength) of it skipped (the hires pass).
     init_latents: torch.Tensor | None = None
     strength: float = 1.0
+    start_step: int | None = None
+    noise_multiplier: float = 1.0  # A1111's "Noise multiplier for img2img"
+    extra_noise: float = 0.0  # A1111's "Extra noise": more of the same noise on the start latent
+    inpaint: "InpaintBlend | None" = None  # inpainting: each step's prediction blended with the init
     options: SamplerOptions | None = None  # eta, s_churn, ... where the scheduler takes them
     switch: "ModelSwitch | None" = None  # the refiner: another UNet from a fraction of the steps on
+
+
+@dataclass
+class InpaintBlend:
+    """Inpainting's per-step blend: each step's predicted clean latent takes the init latent where
+    `keep` is 1 (A1111's `mask`) and stays itself where it is 0; after the last step the result is
+    blended the same way. `hook(denoised, sigma, step, total, is_final)` may return a tensor to use
+    instead (extensions' mask_blend), or None."""
+
+    init_latent: torch.Tensor
+    keep: torch.Tensor  # broadcastable to the latents: 1 keep, 0 inpaint
+    prediction_type: str = "epsilon"
+    hook: Callable | None = None
+
+    def blend(self, denoised: torch.Tensor, sigma: float, step: int, total: int, is_final: bool) -> torch.Tensor:
+        init = self.init_latent.to(denoised.device, denoised.dtype)
+        keep = self.keep.to(denoised.device, denoised.dtype)
+        if self.hook is not None:
+            replaced = self.hook(denoised, init, keep, sigma, step, total, is_final)
+            if replaced is not None:
+                return replaced.to(denoised.dtype)
+        return init * keep + denoised * (1 - keep)
+
+    def apply(self, scheduler, x: torch.Tensor, prediction: torch.Tensor, t, step: int, total: int) -> torch.Tensor:
+        """The model output whose clean latent is the blended one."""
+        frame = StepFrame.at(scheduler, t, self.prediction_type)
+        denoised = frame.denoised(x.float(), prediction.float())
+        blended = self.blend(denoised, frame.sigma, step, total, False)
+        return frame.output_for(x.float(), blended.float()).to(prediction.dtype)
 
 
 @dataclass
@@ -53,13 +89,18 @@ def denoise(
     if inputs.init_latents is None:
         latents = inputs.latents * scheduler.init_noise_sigma
     else:
-        # As diffusers' img2img: skip the first (1 - strength) of the schedule and noise the
-        # given latents to the level where it starts.
-        start = steps - min(int(steps * inputs.strength), steps)
+        # Skip the start of the schedule and noise the given latents to the level where it goes on.
+        if inputs.start_step is not None:
+            start = inputs.start_step
+        else:
+            start = steps - min(int(steps * inputs.strength), steps)
         timesteps = timesteps[start * scheduler.order :]
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(start * scheduler.order)
-        latents = scheduler.add_noise(inputs.init_latents, inputs.latents, timesteps[:1])
+        noise = inputs.latents * inputs.noise_multiplier if inputs.noise_multiplier != 1.0 else inputs.latents
+        latents = scheduler.add_noise(inputs.init_latents, noise, timesteps[:1])
+        if inputs.extra_noise > 0:
+            latents = latents + noise * inputs.extra_noise * StepFrame.at(scheduler, timesteps[0]).scale
     plan = inputs.guidance
     # Not every diffusers scheduler takes a generator (only the stochastic ones need one).
     step_kwargs = (
@@ -87,8 +128,12 @@ def denoise(
             after = step_hooks.make_after(prediction, x, t, index, total)
             step_hooks.after(after)
             prediction = after.prediction
+        if inputs.inpaint is not None:
+            prediction = inputs.inpaint.apply(scheduler, x, prediction, t, index, total)
         latents = scheduler.step(prediction, t, x, **step_kwargs).prev_sample
         on_step(index + 1, total)
         if on_latents is not None:
             on_latents(index + 1, latents)
+    if inputs.inpaint is not None:
+        latents = inputs.inpaint.blend(latents, 0.0, total, total, True)
     return latents, False

@@ -28,9 +28,19 @@ NAMED = {
     "hr_upscaler": "Latent (nearest)",
     "checkpoint": "other model",
     "refiner_checkpoint": "refiner model",
+    # img2img knobs the infotext records by their A1111 label (the fields take labels too)
+    "resize_mode": "Resize and fill",
+    "inpainting_fill": "latent noise",
+    "inpaint_full_res": "Only masked",
+    "inpainting_mask_invert": "Inpaint not masked",
 }
 COMPOSITE_VALUES = {"Size": (96, 72), "Hires resize": (160, 144), "Seed resize from": (48, 40)}
-SETTING_VALUES = {"eta_noise_seed_delta": 31337, "randn_source": "GPU", "emphasis": "No norm"}
+SETTING_VALUES = {
+    "eta_noise_seed_delta": 31337,
+    "randn_source": "GPU",
+    "emphasis": "No norm",
+    "img2img_extra_noise": 0.25,
+}
 
 
 def non_default(field: str):

@@ -109,6 +109,26 @@ class Engine:
             raise ValueError("init_images: img2img needs at least one init image")
         return self._submit_generation(request, job_id)
 
+    def submit_img2img_batch(self, template: GenerationRequest, spec, job_id: str | None = None) -> Job:
+        """Queue the Batch tab's job: every picture of `spec.input_dir` (a BatchSpec) through img2img
+        with `template`'s fields. The folders are server paths, so this is refused while the server
+        listens beyond this machine unless --enable-insecure-extension-access was given. Names are
+        checked now (with a stand-in picture), the folders listed now; ValueError says what is wrong."""
+        from PIL import Image
+
+        from modules.config.flags import listens_beyond_localhost
+        from modules.processing.img2img_batch import check_batch, run_batch
+
+        if listens_beyond_localhost(self.flags) and not getattr(self.flags, "enable_insecure_extension_access", False):
+            raise ValueError("Batch reads and writes server folders: off while the server listens beyond this "
+                             "machine (--enable-insecure-extension-access allows it)")  # fmt: skip
+        inputs = check_batch(spec)
+        probe = GenerationRequest.model_validate({**dict(template), "init_images": [Image.new("RGB", (64, 64))],
+                                                  "mask": None})  # fmt: skip
+        prepare(probe, self)
+        return self.queue.submit(lambda job: run_batch(self, job, template, inputs),
+                                 description=f"img2img batch: {len(inputs.files)} pictures", job_id=job_id)  # fmt: skip
+
     def _submit_generation(self, request: GenerationRequest, job_id: str | None) -> Job:
         prepared = prepare(request, self)
 

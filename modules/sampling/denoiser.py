@@ -14,7 +14,7 @@ import torch
 from modules.sampling.catalog import SamplerOptions
 from modules.sampling.catalog import step_kwargs as sampler_step_kwargs
 from modules.sampling.guidance import GuidancePlan
-from modules.sampling.prediction import StepFrame
+from modules.sampling.prediction import NoiseLevels, StepFrame
 
 
 @dataclass
@@ -46,6 +46,7 @@ class InpaintBlend:
     keep: torch.Tensor  # broadcastable to the latents: 1 keep, 0 inpaint
     prediction_type: str = "epsilon"
     hook: Callable | None = None
+    _levels: NoiseLevels | None = None  # the run's scheduler's (one blend per run), made at the first step
 
     def blend(self, denoised: torch.Tensor, sigma: float, step: int, total: int, is_final: bool) -> torch.Tensor:
         init = self.init_latent.to(denoised.device, denoised.dtype)
@@ -58,7 +59,9 @@ class InpaintBlend:
 
     def apply(self, scheduler, x: torch.Tensor, prediction: torch.Tensor, t, step: int, total: int) -> torch.Tensor:
         """The model output whose clean latent is the blended one."""
-        frame = StepFrame.at(scheduler, t, self.prediction_type)
+        if self._levels is None:
+            self._levels = NoiseLevels.of(scheduler)
+        frame = self._levels.frame(t, self.prediction_type)
         denoised = frame.denoised(x.float(), prediction.float())
         blended = self.blend(denoised, frame.sigma, step, total, False)
         return frame.output_for(x.float(), blended.float()).to(prediction.dtype)

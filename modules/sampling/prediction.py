@@ -16,13 +16,34 @@ import torch
 
 def sigma_at(scheduler, timestep) -> float:
     """The k-diffusion noise level of a (possibly fractional) training timestep."""
-    alphas = scheduler.alphas_cumprod.double().cpu()
-    log_sigmas = 0.5 * torch.log((1 - alphas) / alphas)
-    t = float(timestep)
-    low = min(max(int(t), 0), len(alphas) - 1)
-    high = min(low + 1, len(alphas) - 1)
-    weight = t - low
-    return float(torch.exp(log_sigmas[low] * (1 - weight) + log_sigmas[high] * weight))
+    return NoiseLevels.of(scheduler).sigma(timestep)
+
+
+@dataclass(frozen=True)
+class NoiseLevels:
+    """A scheduler's training noise levels, computed once per run (each step looks one up)."""
+
+    log_sigmas: torch.Tensor
+    sigma_space: bool  # latents held as x0 + sigma * eps (Euler-like), else alpha-scaled
+
+    @classmethod
+    def of(cls, scheduler) -> "NoiseLevels":
+        alphas = scheduler.alphas_cumprod.double().cpu()
+        sigma_space = float(getattr(scheduler, "init_noise_sigma", 1.0)) > 1.0
+        return cls(0.5 * torch.log((1 - alphas) / alphas), sigma_space)
+
+    def sigma(self, timestep) -> float:
+        t = float(timestep)
+        last = len(self.log_sigmas) - 1
+        low = min(max(int(t), 0), last)
+        high = min(low + 1, last)
+        weight = t - low
+        return float(torch.exp(self.log_sigmas[low] * (1 - weight) + self.log_sigmas[high] * weight))
+
+    def frame(self, timestep, prediction_type: str = "epsilon") -> "StepFrame":
+        sigma = self.sigma(timestep)
+        scale = 1.0 if self.sigma_space else (1.0 / (1.0 + sigma * sigma)) ** 0.5
+        return StepFrame(sigma, scale, prediction_type)
 
 
 @dataclass(frozen=True)
@@ -35,10 +56,7 @@ class StepFrame:
 
     @classmethod
     def at(cls, scheduler, timestep, prediction_type: str = "epsilon") -> "StepFrame":
-        sigma = sigma_at(scheduler, timestep)
-        sigma_space = float(getattr(scheduler, "init_noise_sigma", 1.0)) > 1.0
-        scale = 1.0 if sigma_space else (1.0 / (1.0 + sigma * sigma)) ** 0.5
-        return cls(sigma, scale, prediction_type)
+        return NoiseLevels.of(scheduler).frame(timestep, prediction_type)
 
     def denoised(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """The clean latent that `output` (the guided model output) predicts for latents `x`."""

@@ -235,3 +235,12 @@ def test_demo_model_inpaints_a_red_circle_blue_and_leaves_the_rest(demo_engine):
     assert (verdict.colour, verdict.shape, verdict.background) == ("blue", "circle", "white")
     outside = np.asarray(blur_mask(mask, 4, 4)) == 0
     assert (out[outside] == np.asarray(init)[outside]).all()
+
+
+def test_the_init_image_is_still_in_the_start_latent_at_strength_one(engine):
+    """A1111 caps the strength at 0.999: the run starts at the schedule's first noise level from
+    the noised init, not from pure noise, so two init images give two pictures."""
+    made = [run(engine, init_images=[noise_picture(64, 64, seed)], width=64, height=64, denoising_strength=1.0)
+            for seed in (1, 2)]  # fmt: skip
+    first, second = (np.asarray(result.images[0].image).astype(int) for result in made)
+    assert np.abs(first - second).mean() > 1

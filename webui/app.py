@@ -19,9 +19,11 @@ def build_blocks(engine: Engine):
     import gradio as gr
 
     from webui.components.checkpoint import build_checkpoint_row
+    from webui.components.send_to import SendTargets, wire_gallery_send_buttons
     from webui.tabs.extensions import build_extensions_tab
     from webui.tabs.extras import build_extras_tab
-    from webui.tabs.png_info import SendTargets, build_png_info_tab
+    from webui.tabs.img2img import build_img2img_tab
+    from webui.tabs.png_info import build_png_info_tab
     from webui.tabs.settings import build_settings_tab
     from webui.tabs.txt2img import build_txt2img_tab
 
@@ -29,16 +31,22 @@ def build_blocks(engine: Engine):
         checkpoint = build_checkpoint_row(engine)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
-                txt2img_paste = build_txt2img_tab(engine, checkpoint.dropdown, checkpoint.clip_skip)
+                txt2img = build_txt2img_tab(engine, checkpoint.dropdown, checkpoint.clip_skip)
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
+                img2img = build_img2img_tab(engine, checkpoint.dropdown, checkpoint.clip_skip)
             with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
                 extras_image = build_extras_tab(engine)
+            targets = SendTargets(tabs, txt2img.paste, extras_image, img2img)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
-                build_png_info_tab(engine, SendTargets(tabs, txt2img_paste, extras_image))
+                build_png_info_tab(engine, targets)
             build_extension_tabs(engine)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 build_extensions_tab(engine)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 settings = build_settings_tab(engine)
+        # The send-to buttons under each gallery reach tabs built after theirs: wired once all exist.
+        for source in (txt2img, img2img.generation):
+            wire_gallery_send_buttons(source, targets)
         # Each page load shows the checkpoints on disk now, with hashes known since start-up,
         # and the settings as they are now (another page may have changed them).
         blocks.load(checkpoint.refresh, outputs=[checkpoint.dropdown, checkpoint.message])
@@ -107,6 +115,7 @@ def build_app(engine: Engine, flags, credentials=None):
             blocks,
             path="/",
             css=(STATIC_DIR / "style.css").read_text(encoding="utf-8"),
+            js=(STATIC_DIR / "png_drop.js").read_text(encoding="utf-8"),
             footer_links=["api"] if flags.api else [],
             server_name=flags.server_name,
             server_port=flags.port,

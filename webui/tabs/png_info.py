@@ -14,7 +14,7 @@ from modules.engine import Engine
 from modules.images.decoding import BadImageError, ImageTooLargeError, open_image
 from modules.images.uploads import UploadError, upload_bytes, upload_path
 from webui.components.progress import message_html
-from webui.tabs.txt2img import ParametersPaste
+from webui.components.send_to import SendTargets
 
 NO_PARAMETERS = "This image holds no generation parameters"
 
@@ -48,16 +48,6 @@ def metadata_html(metadata: ImageMetadata) -> str:
     return "\n".join(parts)
 
 
-@dataclass(frozen=True)
-class SendTargets:
-    """Where the send-to buttons deliver: the Tabs to switch, the txt2img tab's paste logic and
-    the Extras tab's input image."""
-
-    tabs: gr.Tabs
-    txt2img_paste: ParametersPaste
-    extras_image: gr.Image
-
-
 def build_png_info_tab(engine: Engine, targets: SendTargets) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(variant="panel"):
@@ -66,6 +56,8 @@ def build_png_info_tab(engine: Engine, targets: SendTargets) -> None:
             info = gr.HTML(elem_id="html_info_pnginfo")
             with gr.Row():
                 to_txt2img = gr.Button("Send to txt2img", elem_id="pnginfo_send_txt2img")
+                to_img2img = gr.Button("Send to img2img", elem_id="pnginfo_send_img2img")
+                to_inpaint = gr.Button("Send to inpaint", elem_id="pnginfo_send_inpaint")
                 to_extras = gr.Button("Send to extras", elem_id="pnginfo_send_extras")
             message = gr.HTML(elem_id="pnginfo_message")
     # The accepted image: its path and infotext; empty until one passed the pixel cap.
@@ -94,6 +86,25 @@ def build_png_info_tab(engine: Engine, targets: SendTargets) -> None:
         return {**paste.apply(parameters), targets.tabs: gr.Tabs(selected="txt2img"), message: ""}
 
     to_txt2img.click(send_to_txt2img, inputs=shown, outputs=[*paste.outputs, targets.tabs, message], queue=False)
+
+    img2img = targets.img2img
+    if img2img is not None:
+
+        def sender(target: str):
+            def send(state):
+                path = (state or {}).get("path")
+                if not path:
+                    return {message: message_html(_nothing_to_send(state, "image"), "error")}
+                # The picture goes even without parameters, as A1111's; the parameters fill the fields.
+                parameters = state.get("parameters") or ""
+                return {**img2img.receive(path, parameters, target), targets.tabs: gr.Tabs(selected="img2img"),
+                        message: ""}  # fmt: skip
+
+            return send
+
+        outputs = list(dict.fromkeys([*img2img.receive_outputs, targets.tabs, message]))
+        for button, target in ((to_img2img, "img2img"), (to_inpaint, "inpaint")):
+            img2img.after_receive(button.click(sender(target), inputs=shown, outputs=outputs, queue=False))
 
     def send_to_extras(state):
         path = (state or {}).get("path")

@@ -30,6 +30,7 @@ class BatchSpec:
     output_dir: str = ""  # "": the usual outputs/img2img-images folder
     mask_dir: str = ""  # "": no masks (plain img2img)
     use_png_info: bool = False  # take each picture's own prompt, seed, steps ... from its parameters
+    scale_by: float | None = None  # "Resize by": each picture's own size times this (None: the template's size)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class BatchInputs:
     output_dir: Path | None
     mask_dir: Path | None
     use_png_info: bool
+    scale_by: float | None = None
 
 
 def check_batch(spec: BatchSpec) -> BatchInputs:
@@ -60,7 +62,9 @@ def check_batch(spec: BatchSpec) -> BatchInputs:
         raise ValueError(f"Batch: no pictures ({', '.join(IMAGE_SUFFIXES)}) in {source}")
     if len(files) > MAX_BATCH_FILES:
         raise ValueError(f"Batch: {len(files)} pictures in {source}, more than the limit of {MAX_BATCH_FILES}")
-    return BatchInputs(files, output, masks, spec.use_png_info)
+    if spec.scale_by is not None and not 0.05 <= spec.scale_by <= 4.0:
+        raise ValueError(f"Batch: scale {spec.scale_by} is outside 0.05 to 4")
+    return BatchInputs(files, output, masks, spec.use_png_info, spec.scale_by)
 
 
 def read_picture(path: Path, max_pixels: int):
@@ -79,6 +83,12 @@ def mask_for(picture: Path, masks: Path) -> Path | None:
             if candidate.is_file():
                 return candidate
     return None
+
+
+def scaled_size(size: tuple[int, int], scale: float) -> dict:
+    """The Batch tab's "Resize by" for one picture: its size times `scale`, each side rounded down to
+    a multiple of 8 as A1111 does."""
+    return {name: max(64, int(side * scale) // 8 * 8) for name, side in zip(("width", "height"), size, strict=True)}
 
 
 def png_info_fields(engine, image, template: GenerationRequest) -> dict:
@@ -117,6 +127,8 @@ def run_batch(engine, job, template: GenerationRequest, inputs: BatchInputs):
                 overrides.update(png_info_fields(engine, image, template))
             if inputs.output_dir is not None:
                 overrides["save_images"] = False
+            if inputs.scale_by is not None:
+                overrides.update(scaled_size(image.size, inputs.scale_by))
             request = Img2ImgRequest.model_validate({**dict(template), **overrides})
             prepared = prepare(request, engine)
         except (BadImageError, ImageTooLargeError, ValueError, LookupError, OSError) as error:

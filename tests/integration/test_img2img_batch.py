@@ -17,7 +17,8 @@ def picture(seed: int) -> Image.Image:
 
 
 def run_batch(engine, spec: BatchSpec, **fields):
-    template = GenerationRequest(width=64, height=64, steps=3, seed=5, denoising_strength=0.6, mask_blur=0, **fields)
+    fields = {"width": 64, "height": 64, "steps": 3, "seed": 5, "denoising_strength": 0.6, "mask_blur": 0, **fields}
+    template = GenerationRequest(**fields)
     job = engine.submit_img2img_batch(template, spec)
     job.wait()
     return job.outcome()
@@ -77,3 +78,15 @@ def test_batch_folders_are_off_when_listening_beyond_this_machine(tmp_path, tiny
             listening.submit_img2img_batch(GenerationRequest(), BatchSpec(str(tmp_path / "in")))
     finally:
         listening.queue.shutdown()
+
+
+def test_resize_by_scales_each_picture_by_its_own_size(engine, tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.new("RGB", (96, 64), "red").save(source / "wide.png")
+    Image.new("RGB", (64, 104), "blue").save(source / "tall.png")
+    result = run_batch(engine, BatchSpec(str(source), scale_by=1.5), denoising_strength=0.0)
+    # sorted by name: tall, wide; A1111 rounds each side down to a multiple of 8
+    assert [item.image.size for item in result.images] == [(96, 152), (144, 96)]
+    with pytest.raises(ValueError, match="scale"):
+        run_batch(engine, BatchSpec(str(source), scale_by=9.0))

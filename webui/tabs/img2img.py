@@ -402,21 +402,14 @@ def _read(upload, max_pixels: int):
 
 def submit_batch(engine: Engine, fields: dict, spec: tuple, resize_by: bool, scale: float):
     """Queue a Batch run: every picture of the input folder through the request `fields` make
-    (a template without init images); the engine's batch runner reads, masks and saves them."""
-    try:
-        from modules.processing.img2img_batch import BatchSpec
-    except ImportError as error:  # an engine without the runner: say so rather than fail silently
-        raise ValueError(f"Batch: this engine has no batch runner ({error})") from error
+    (a template without init images); the engine's batch runner reads, masks and saves them.
+    "Resize by" scales each picture by its own size (the runner knows it)."""
+    from modules.processing.img2img_batch import BatchSpec
 
     input_dir, output_dir, mask_dir, use_png_info = spec
     if not (input_dir or "").strip():
         raise ValueError("Batch: enter the input directory")
-    if resize_by:
-        # Each picture of a batch has its own size: only the runner can scale them.
-        raise ValueError('Batch: use "Resize to" ("Resize by" needs each picture\'s own size)')
     template = GenerationRequest(**fields)
-    batch = BatchSpec(input_dir.strip(), (output_dir or "").strip(), (mask_dir or "").strip(), use_png_info)
-    submit = getattr(engine, "submit_img2img_batch", None)
-    if submit is None:
-        raise ValueError("Batch: this engine has no batch runner (Engine.submit_img2img_batch)")
-    return submit(template, batch)
+    batch = BatchSpec(input_dir.strip(), (output_dir or "").strip(), (mask_dir or "").strip(), use_png_info,
+                      scale_by=float(scale) if resize_by else None)  # fmt: skip
+    return engine.submit_img2img_batch(template, batch)

@@ -13,7 +13,7 @@ from modules.images.color_correction import color_reference
 from modules.images.inpaint_area import Box, crop_for_processing, only_masked_region, overlay_mask
 from modules.images.masked_fill import fill_masked_area
 from modules.images.masks import blur_mask, invert_mask
-from modules.images.resize_modes import ResizeMode, Upscale, resize_image
+from modules.images.resize_modes import ResizeMode, Upscale, centred_offset, fit_size, resize_image
 
 FILL, ORIGINAL, LATENT_NOISE, LATENT_NOTHING = range(4)
 
@@ -91,6 +91,8 @@ def plan_init(request, width: int, height: int, *, color_correction: bool = Fals
             processing_mask = crop_for_processing(mask, region, width, height)
         else:
             processing_mask = resize_image(mask, mode, width, height)
+            if mode == ResizeMode.RESIZE_AND_FILL:
+                processing_mask = with_bars_masked(processing_mask, mask.size)
             overlay = overlay_mask(processing_mask, only_masked=False)
     color = background_color(background)
     pictures = []
@@ -111,6 +113,17 @@ def plan_init(request, width: int, height: int, *, color_correction: bool = Fals
         reference = color_reference(processed) if color_correction else None
         pictures.append(InitPicture(processed, original, reference))
     return InitPlan(pictures, width, height, mode, processing_mask, overlay, region, fill)
+
+
+def with_bars_masked(fitted: Image.Image, source_size: tuple[int, int]) -> Image.Image:
+    """Outpainting by canvas: with "Resize and fill" the bars around the fitted picture are new
+    area, so inpainting paints them (they are masked) whatever the mask's own edge held."""
+    scaled_w, scaled_h = fit_size(*source_size, fitted.width, fitted.height)
+    left, top = centred_offset(scaled_w, scaled_h, fitted.width, fitted.height)
+    picture = (slice(top, top + scaled_h), slice(left, left + scaled_w))
+    levels = np.full((fitted.height, fitted.width), 255, dtype=np.uint8)
+    levels[picture] = np.asarray(fitted)[picture]
+    return Image.fromarray(levels)
 
 
 def img2img_steps(steps: int, strength: float, exact: bool) -> tuple[int, int]:

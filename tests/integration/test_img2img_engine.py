@@ -195,19 +195,18 @@ def test_each_resize_mode_gives_the_output_size_from_a_non_square_input(engine, 
 
 
 def test_resize_and_fill_to_a_larger_canvas_outpaints_the_border(engine):
-    """Outpainting by canvas: "Resize and fill" to a wider size with a mask over the new bars."""
+    """Outpainting by canvas: "Resize and fill" to a wider size with a mask (here an empty one)
+    inpaints the new bars and keeps the picture itself exactly."""
     init = noise_picture(64, 64)
-    mask = Image.new("L", (64, 64))  # nothing masked in the picture itself ...
-    plan = plan_init(Img2ImgRequest(init_images=[init], mask=mask, width=96, height=64, resize_mode=2), 96, 64)
-    assert plan.pictures[0].processed.size == (96, 64)
-    bars = Image.new("L", (96, 64), 255)
-    ImageDraw.Draw(bars).rectangle((16, 0, 79, 63), fill=0)  # ... the mask covers the new bars
-    canvas = plan.pictures[0].processed
-    result = run(engine, init_images=[canvas], mask=bars, width=96, height=64, mask_blur=0, denoising_strength=1.0,
-                 inpainting_fill=0)  # fmt: skip
-    out = np.asarray(result.images[0].image).astype(int)
-    assert (out[:, 16:80] == np.asarray(canvas).astype(int)[:, 16:80]).all()  # the picture kept exactly
-    assert not (out[:, :16] == np.asarray(canvas).astype(int)[:, :16]).all()  # the bars painted anew
+    request = dict(init_images=[init], mask=Image.new("L", (64, 64)), width=96, height=64, resize_mode=2,
+                   mask_blur=0, denoising_strength=1.0, inpainting_fill=0)  # fmt: skip
+    plan = plan_init(Img2ImgRequest(**request), 96, 64)
+    mask = np.asarray(plan.processing_mask)
+    assert (mask[:, :16] == 255).all() and (mask[:, 80:] == 255).all() and (mask[:, 16:80] == 0).all()
+    canvas = np.asarray(plan.pictures[0].original).astype(int)
+    out = np.asarray(run(engine, **request).images[0].image).astype(int)
+    assert (out[:, 16:80] == canvas[:, 16:80]).all()  # the picture kept exactly
+    assert np.abs(out[:, :16] - canvas[:, :16]).mean() > 1  # the bars painted anew, not the stretched edge
 
 
 @pytest.fixture(scope="module")

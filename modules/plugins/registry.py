@@ -10,6 +10,9 @@ from modules.plugins.scripts import MODES, Script, ScriptArgsError, parse_script
 from modules.plugins.types import ExtraNetwork, PostprocessingStep
 
 
+BUILTIN_OWNER = "built-in"  # the owner named for the scripts/ folder's scripts
+
+
 @dataclass
 class PluginRegistry:
     manager: ExtensionManager
@@ -29,6 +32,10 @@ class PluginRegistry:
                 continue
             for message in settings.register([spec], owner=owner):
                 manager.report_error(owner, message)
+        from scripts import builtin_scripts  # the top-level scripts/ folder: built-ins first, as A1111 lists them
+
+        for script_class in builtin_scripts():
+            registry._add_script(BUILTIN_OWNER, script_class)
         for owner, script_class in manager.collect("scripts"):
             registry._add_script(owner, script_class)
         for owner, network in manager.collect("extra_networks", models_dir=models_dir):

@@ -81,6 +81,9 @@ class ProcessingContext:
     # A selectable script's run() calls p.process(**overrides) to make pictures: each call starts
     # from the untouched request with those request fields changed, e.g. p.process(seed=5).
     process: Callable[..., GenerationResult] | None = None
+    # The running job (modules/jobs.Job): `interrupted`, progress; scripts that make many pictures
+    # check `p.job.interrupted` between them.
+    job: Any = None
     # Free space for one extension to leave data for its own later hooks: key by your name.
     extension_state: dict[str, Any] = field(default_factory=dict)
     # One entry per image of the job (batch_size x n_iter), as A1111's p has them. Set before the

@@ -46,6 +46,7 @@ class GenerationRun:
             width=request.width,
             height=request.height,
             warnings=list(prepared.warnings),
+            job=self.job,
         )
         p.process = lambda **overrides: self.process(**overrides)
         return p

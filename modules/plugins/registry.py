@@ -9,7 +9,6 @@ from modules.plugins.script_hooks import register_script_hooks
 from modules.plugins.scripts import MODES, Script, ScriptArgsError, parse_script_args, runs_in
 from modules.plugins.types import ExtraNetwork, PostprocessingStep
 
-
 BUILTIN_OWNER = "built-in"  # the owner named for the scripts/ folder's scripts
 
 

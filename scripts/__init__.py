@@ -1,7 +1,37 @@
 """Built-in Script-menu scripts (A1111's scripts/ folder): written against the same Script contract
-third-party extensions use (modules/plugins/scripts.py), registered before the extensions' own."""
+third-party extensions use (modules/plugins/scripts.py), registered before the extensions' own.
+
+Every module in this folder is imported and each Script subclass it defines (with a title) is a
+built-in; helpers of a script live in modules whose names start with "_" (not scanned).
+"""
+
+import importlib
+import inspect
+import pkgutil
+
+# A1111's Script-menu order; a built-in not named here comes after these.
+MENU_ORDER = (
+    "Prompt matrix",
+    "Prompts from file or textbox",
+    "X/Y/Z plot",
+    "Loopback",
+    "Outpainting mk2",
+    "Poor man's outpainting",
+    "SD upscale",
+)
 
 
 def builtin_scripts() -> list[type]:
     """The built-in Script classes, in A1111's menu order."""
-    return []
+    from modules.plugins.scripts import Script
+
+    found = []
+    for module_info in pkgutil.iter_modules(__path__):
+        if module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for _, value in inspect.getmembers(module, inspect.isclass):
+            if issubclass(value, Script) and value is not Script and value.__module__ == module.__name__ and value.title:
+                found.append(value)
+    order = {title: index for index, title in enumerate(MENU_ORDER)}
+    return sorted(found, key=lambda cls: (order.get(cls.title, len(order)), cls.title))

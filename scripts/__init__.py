@@ -31,7 +31,8 @@ def builtin_scripts() -> list[type]:
             continue
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         for _, value in inspect.getmembers(module, inspect.isclass):
-            if issubclass(value, Script) and value is not Script and value.__module__ == module.__name__ and value.title:
+            defined_here = value.__module__ == module.__name__
+            if defined_here and issubclass(value, Script) and value is not Script and value.title:
                 found.append(value)
     order = {title: index for index, title in enumerate(MENU_ORDER)}
     return sorted(found, key=lambda cls: (order.get(cls.title, len(order)), cls.title))

@@ -84,6 +84,9 @@ class ProcessingContext:
     # The running job (modules/jobs.Job): `interrupted`, progress; scripts that make many pictures
     # check `p.job.interrupted` between them.
     job: Any = None
+    # The engine's upscalers (modules/upscaling: `names()`, `upscale(image, name, scale)`), for
+    # scripts that upscale (SD upscale); None on an engine without them.
+    upscalers: Any = None
     # Free space for one extension to leave data for its own later hooks: key by your name.
     extension_state: dict[str, Any] = field(default_factory=dict)
     # One entry per image of the job (batch_size x n_iter), as A1111's p has them. Set before the

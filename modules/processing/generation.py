@@ -47,6 +47,7 @@ class GenerationRun:
             height=request.height,
             warnings=list(prepared.warnings),
             job=self.job,
+            upscalers=getattr(self.engine, "upscalers", None),
         )
         p.process = lambda **overrides: self.process(**overrides)
         return p

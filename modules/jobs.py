@@ -40,13 +40,26 @@ class Job:
     error: BaseException | None = None
     preview: Any = None  # the latest live preview (a PIL image), while it runs
     preview_id: int = -1  # counts previews, so a poller asks only for one it has not seen
+    # A script that makes several generations in one job (X/Y/Z cells, loopback loops) plans them
+    # with plan_parts(); each generation's set_total() then moves on to the next part.
+    parts: int = 1
+    part: int = -1
     _interrupt: threading.Event = field(default_factory=threading.Event)
     _skip: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
 
     # --- called by the work function -------------------------------------------------
     def set_total(self, batch_count: int, steps: int) -> None:
+        """A generation starts: `batch_count` batches of `steps` steps (the next planned part)."""
         self.batch_count, self.steps = batch_count, steps
+        self.batch_index, self.step = 0, 0
+        if self.parts > 1:
+            self.part = min(self.part + 1, self.parts - 1)
+
+    def plan_parts(self, count: int) -> None:
+        """This job will run `count` generations: progress counts them all (parts x batches x
+        steps), as A1111's job_count does for a script's cells."""
+        self.parts, self.part = max(1, int(count)), -1
 
     def report_step(self, batch_index: int, step: int, steps: int) -> None:
         self.batch_index, self.step, self.steps = batch_index, step, steps
@@ -108,7 +121,10 @@ class Job:
         if self.state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
             return 1.0
         total = max(1, self.batch_count * max(1, self.steps))
-        return min(1.0, (self.batch_index * max(1, self.steps) + self.step) / total)
+        inner = min(1.0, (self.batch_index * max(1, self.steps) + self.step) / total)
+        if self.parts <= 1:
+            return inner
+        return min(1.0, (max(self.part, 0) + inner) / self.parts)
 
     @property
     def eta_seconds(self) -> float | None:

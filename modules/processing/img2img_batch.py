@@ -111,6 +111,7 @@ def run_batch(engine, job, template: GenerationRequest, inputs: BatchInputs):
 
     max_pixels = int(engine.settings.get("image_max_pixels"))
     combined, problems = None, []
+    job.plan_parts(len(inputs.files))
     for path in inputs.files:
         if job.interrupted:
             break

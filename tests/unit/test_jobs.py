@@ -44,3 +44,21 @@ def test_a_failing_job_does_not_stop_the_queue():
     assert after.outcome() == 42
     assert failed.state == JobState.FAILED and str(failed.error) == "bad input"
     queue.shutdown()
+
+
+def test_planned_parts_count_every_generation_of_a_script():
+    from modules.jobs import Job, JobState
+
+    job = Job(id="j", description="", work=lambda job: None, state=JobState.RUNNING)
+    job.plan_parts(4)
+    job.set_total(1, 10)  # part 1 of 4 starts
+    job.report_step(0, 5, 10)
+    assert job.fraction == 0.125
+    job.set_total(2, 10)  # part 2: two batches
+    assert job.fraction == 0.25
+    job.report_step(1, 5, 10)
+    assert job.fraction == (1 + 0.75) / 4
+    for _ in range(5):  # more generations than planned stay on the last part
+        job.set_total(1, 10)
+    job.report_step(0, 10, 10)
+    assert job.fraction == 1.0

@@ -15,6 +15,8 @@ def progress_html(job: Job | None, position: int) -> str:
         text = f"Step {job.step}/{job.steps}"
         if job.batch_count > 1:
             text += f" · batch {job.batch_index + 1}/{job.batch_count}"
+        if job.parts > 1:
+            text += f" · {max(job.part, 0) + 1}/{job.parts}"
         if eta is not None:
             text += f" · ETA {eta:.0f}s"
         if job.interrupted:

@@ -87,6 +87,9 @@ class ProcessingContext:
     # The engine's upscalers (modules/upscaling: `names()`, `upscale(image, name, scale)`), for
     # scripts that upscale (SD upscale); None on an engine without them.
     upscalers: Any = None
+    # The engine (modules/engine.Engine): for built-in scripts that save grids or read settings
+    # beyond the job's; extensions should prefer the narrower fields above.
+    engine: Any = None
     # Free space for one extension to leave data for its own later hooks: key by your name.
     extension_state: dict[str, Any] = field(default_factory=dict)
     # One entry per image of the job (batch_size x n_iter), as A1111's p has them. Set before the

@@ -9,6 +9,7 @@ So N calls with N sets of overrides make exactly the pictures of N separate requ
 
 from dataclasses import dataclass
 
+from modules.plugins.scripts import args_to_infotext
 from modules.processing.context import ProcessingContext
 from modules.processing.prepare import PreparedRequest, prepare
 from modules.processing.request import GenerationRequest
@@ -48,8 +49,11 @@ class GenerationRun:
             warnings=list(prepared.warnings),
             job=self.job,
             upscalers=getattr(self.engine, "upscalers", None),
+            engine=self.engine,
         )
         p.process = lambda **overrides: self.process(**overrides)
+        if prepared.script is not None and prepared.script_args is not None:  # the Script-menu choice's keys
+            p.extra_generation_params.update(args_to_infotext(prepared.script, prepared.script_args))
         return p
 
     def process(self, **overrides) -> GenerationResult:
@@ -80,6 +84,10 @@ def run(request: GenerationRequest, prepared: PreparedRequest, engine, job):
     script = prepared.script
     try:
         result = script.run(p, prepared.script_args)
+    except ValueError as error:  # what the request asked for cannot be done (422), not a failure
+        raise ValueError(f"script {script.title!r}: {error}") from error
+    except LookupError as error:  # e.g. an unknown checkpoint named in a line
+        raise LookupError(f"script {script.title!r}: {error}") from error
     except Exception as error:
         owner = engine.plugins.script_owner.get(script.title, script.title)
         engine.extensions.report_error(owner, f"{script.title}.run: {type(error).__name__}: {error}")

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from modules.plugins.registry import BUILTIN_OWNER
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
 from tests.fixtures.installing import FIXTURE_EXTENSIONS, install_fixture_extensions
@@ -184,7 +185,7 @@ def test_disable_flags_and_setting(tmp_path, tiny_single_file):
     models = ["--models-dir", str(tiny_single_file.parents[1])]
     none = make_engine(tmp_path, *models, "--disable-all-extensions")
     assert {e.status for e in none.extensions.extensions} == {"disabled"}
-    assert not none.plugins.scripts
+    assert set(none.plugins.script_owner.values()) == {BUILTIN_OWNER}  # only the built-in Script menu
     builtin = make_engine(tmp_path, *models, "--disable-extra-extensions")
     assert builtin.extensions.get("example").status == "disabled"
     assert builtin.extensions.get("rembg").status == "loaded"

@@ -203,9 +203,30 @@ CORE_SETTINGS = (
         "Lanczos",
         "Upscaler for img2img (when an init image is smaller than the output)",
         "img2img",
-        "dropdown",
-        choices=("Lanczos", "Nearest"),
+        # Text, not a dropdown: the choices are the engine's upscalers, known only at run time (a
+        # SettingSpec's choices are fixed); the name is checked where it is used.
+        "text",
     ),
+    SettingSpec(
+        "ESRGAN_tile",
+        192,
+        "Tile size for model upscalers (0 = no tiling)",
+        "Upscaling",
+        "slider",
+        minimum=0,
+        maximum=512,
+        step=16,
+    ),  # fmt: skip
+    SettingSpec(
+        "ESRGAN_tile_overlap",
+        8,
+        "Tile overlap for model upscalers, in pixels",
+        "Upscaling",
+        "slider",
+        minimum=0,
+        maximum=48,
+        step=1,
+    ),  # fmt: skip
     SettingSpec(
         "img2img_background_color",
         "#ffffff",
@@ -225,6 +246,24 @@ CORE_SETTINGS = (
         maximum=268_435_456,
     ),
     SettingSpec("disabled_extensions", "", "Disabled extensions (comma-separated; applied on restart)", "Extensions"),
+    # Grids (modules/images/grids.py): A1111's keys, labels and defaults.
+    SettingSpec("grid_save", True, "Always save all generated image grids", "Saving images", "checkbox"),
+    SettingSpec(
+        "grid_format", "png", "File format for grids", "Saving images", "dropdown", choices=("png", "jpg", "webp")
+    ),
+    SettingSpec(
+        "n_rows",
+        -1,
+        "Grid row count; use -1 for autodetect and 0 for it to be same as batch size",
+        "Saving images",
+        "slider",
+        minimum=-1,
+        maximum=16,
+        step=1,
+    ),
+    SettingSpec("grid_text_active_color", "#000000", "Text color for image grids", "Saving images"),
+    SettingSpec("grid_text_inactive_color", "#999999", "Inactive text color for image grids", "Saving images"),
+    SettingSpec("grid_background_color", "#ffffff", "Background color for image grids", "Saving images"),
 )
 
 

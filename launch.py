@@ -38,6 +38,9 @@ VENV = ROOT / "venv"
 VENV_PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 REQUIREMENTS = ROOT / "requirements.txt"
 TEST_REQUIREMENTS = ROOT / "requirements-test.txt"
+# Installed with --no-deps: spandrel declares torchvision, whose PyPI build is CUDA-only and
+# breaks beside the CPU torch (see the file and modules/upscaling/loading.py).
+NODEPS_REQUIREMENTS = ROOT / "requirements-nodeps.txt"
 
 # Torch goes first and on its own: an unpinned or transitive torch would pull a
 # multi-GB CUDA build. GPU users point this at their CUDA wheel index instead.
@@ -97,7 +100,8 @@ def prepare_venv(test: bool) -> None:
     kind = "test" if test else "app"
     files = [REQUIREMENTS, TEST_REQUIREMENTS] if test else [REQUIREMENTS]
     stamp_path = VENV / f".installed-{kind}"
-    stamp = stamp_for(files)
+    stamped = [*files, NODEPS_REQUIREMENTS]
+    stamp = stamp_for(stamped)
     if stamp_path.exists() and stamp_path.read_text().strip() == stamp:
         log("requirements already installed")
         return
@@ -106,10 +110,11 @@ def prepare_venv(test: bool) -> None:
     run(torch_command())
     pip_args = [arg for path in files for arg in ("-r", str(path))]
     run([str(VENV_PYTHON), "-m", "pip", "install", *pip_args])
+    run([str(VENV_PYTHON), "-m", "pip", "install", "--no-deps", "-r", str(NODEPS_REQUIREMENTS)])
     write_stamp(stamp_path, stamp)
     if test:
         # The test install is a superset of the app's: the app need not run pip again.
-        write_stamp(VENV / ".installed-app", stamp_for([REQUIREMENTS]))
+        write_stamp(VENV / ".installed-app", stamp_for([REQUIREMENTS, NODEPS_REQUIREMENTS]))
 
 
 def reexec_in_venv(args: list[str]) -> None:

@@ -44,6 +44,7 @@ class Engine:
     tokens: TokenCounter = None
     embeddings: Any = None  # EmbeddingDatabase, made on first use (it imports torch)
     taesd_decoder: Any = None
+    upscaler_registry: Any = None  # modules.upscaling.UpscalerRegistry, made on first use
 
     @classmethod
     def from_argv(cls, argv: Sequence[str] | None) -> "Engine":
@@ -179,6 +180,18 @@ class Engine:
 
             self.taesd_decoder = TaesdDecoder(self.paths.models_dir / "VAE-approx")
         return self.taesd_decoder
+
+    @property
+    def upscalers(self):
+        """The upscalers (None, Lanczos, Nearest, model files under models/ESRGAN, SwinIR, ...),
+        made on first use: `names()`, `upscale(image, name, scale)`."""
+        if self.upscaler_registry is None:
+            from modules.memory import DevicePolicy
+            from modules.upscaling import UpscalerRegistry
+
+            self.upscaler_registry = UpscalerRegistry(self.paths.models_dir, self.settings,
+                                                      lambda: DevicePolicy.from_flags(self.flags))  # fmt: skip
+        return self.upscaler_registry
 
     def embeddings_for(self, model):
         """The EmbeddingDatabase for this model's text encoder, reloaded if the folder changed."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from modules.api.safety import FiniteJsonRoute, describe
 from modules.engine import Engine
-from modules.processing.upscalers import IMAGE_UPSCALERS, LATENT_UPSCALERS
+from modules.processing.upscalers import LATENT_UPSCALERS
 
 # Flags whose value is a secret (e.g. --api-auth user:password): listed, never shown.
 SECRET_MARKERS = ("auth", "password", "secret", "token")
@@ -29,11 +29,20 @@ def build_info_router(engine: Engine) -> APIRouter:
 
     @router.get("/upscalers")
     def upscalers() -> list[dict[str, Any]]:
-        # The ones that need no model, named as A1111 lists them (its default scale is 4).
-        return [
+        # A1111's shape: the plain resizers (scale 4, as it reports them), then each model file
+        # found, with its path relative to models/ (never the server's absolute path).
+        from modules.upscaling import BUILTIN_UPSCALERS
+
+        listed = [
             {"name": name, "model_name": None, "model_path": None, "model_url": None, "scale": 4}
-            for name in IMAGE_UPSCALERS
+            for name in BUILTIN_UPSCALERS
         ]
+        registry = engine.upscalers
+        for model in registry.models():
+            path = model.file.relative_to(registry.models_dir)
+            listed.append({"name": model.name, "model_name": model.architecture, "model_path": path,
+                           "model_url": None, "scale": model.scale})  # fmt: skip
+        return listed
 
     @router.get("/latent-upscale-modes")
     def latent_upscale_modes() -> list[dict[str, str]]:

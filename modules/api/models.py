@@ -246,17 +246,54 @@ class ScriptInfo(BaseModel):
     args: list[ScriptArg]
 
 
-class ExtrasSingleImageBody(RequestBody):
-    """A1111's extra-single-image, plus `steps`: {step name: {args}} for extension steps."""
+class ExtrasBody(RequestBody):
+    """A1111's extras fields shared by single-image and batch, plus `steps`: {step name: {args}} for
+    extension steps. Face restoration fields are accepted and ignored (none here)."""
 
     model_config = ConfigDict(extra="ignore", **BODY_CONFIG)
 
-    image: str
+    resize_mode: int = Field(0, ge=0, le=1)
+    show_extras_results: bool = True
+    gfpgan_visibility: float = Field(0.0, ge=0, le=1)
+    codeformer_visibility: float = Field(0.0, ge=0, le=1)
+    codeformer_weight: float = Field(0.0, ge=0, le=1)
+    upscaling_resize: float = Field(2.0, gt=0, le=8)
+    upscaling_resize_w: int = Field(512, ge=1, le=8192)
+    upscaling_resize_h: int = Field(512, ge=1, le=8192)
+    upscaling_crop: bool = True
+    upscaler_1: str = "None"
+    upscaler_2: str = "None"
+    extras_upscaler_2_visibility: float = Field(0.0, ge=0, le=1)
+    upscale_first: bool = False
     steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def upscale_options(self) -> dict[str, Any]:
+        """The fields modules.images.postprocessing.UpscaleOptions takes."""
+        keys = ("resize_mode", "upscaling_resize", "upscaling_resize_w", "upscaling_resize_h", "upscaling_crop",
+                "upscaler_1", "upscaler_2", "extras_upscaler_2_visibility")  # fmt: skip
+        return {key: getattr(self, key) for key in keys}
+
+
+class ExtrasSingleImageBody(ExtrasBody):
+    image: str
 
 
 class ExtrasSingleImageResponse(BaseModel):
     image: str
+    html_info: str
+
+
+class ExtrasBatchImage(BaseModel):
+    data: str
+    name: str = ""
+
+
+class ExtrasBatchImagesBody(ExtrasBody):
+    imageList: list[ExtrasBatchImage] = Field(min_length=1, max_length=100)  # noqa: N815 - A1111's name
+
+
+class ExtrasBatchImagesResponse(BaseModel):
+    images: list[str]
     html_info: str
 
 

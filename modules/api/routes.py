@@ -14,6 +14,8 @@ from modules.api.models import (
     EmbeddingItem,
     EmbeddingsResponse,
     ExtensionItem,
+    ExtrasBatchImagesBody,
+    ExtrasBatchImagesResponse,
     ExtrasSingleImageBody,
     ExtrasSingleImageResponse,
     ImagesResponse,
@@ -37,7 +39,7 @@ from modules.errors import UnsupportedHere
 from modules.images.decoding import BadImageError, ImageTooLargeError, decode_base64_image
 from modules.images.infotext import parse_infotext
 from modules.images.masks import mask_from_upload
-from modules.images.postprocessing import PostprocessingError, parse_step_args, run_steps
+from modules.images.postprocessing import PostprocessingError, parse_step_args
 from modules.images.saving import png_bytes, read_generation_text
 from modules.models.loading import CheckpointLoadError
 from modules.models.manager import NoCheckpointError, UnknownCheckpointError
@@ -207,14 +209,39 @@ def build_router(engine: Engine) -> APIRouter:
     @router.post("/extra-single-image", response_model=ExtrasSingleImageResponse)
     async def extra_single_image(body: ExtrasSingleImageBody) -> ExtrasSingleImageResponse:
         image = await run_in_threadpool(decode_image, body.image, engine)  # decoding is CPU work: off the loop
-        try:
-            chosen = parse_step_args(engine.plugins, body.steps)
-            output = await run_in_threadpool(run_steps, engine, image, chosen)
-        except PostprocessingError as error:
-            raise HTTPException(status_code=422, detail=str(error)) from error
-        return ExtrasSingleImageResponse(image=_b64_png(output, None), html_info="")
+        outputs = await _extras(engine, body, [("", image)])
+        output = outputs[0]
+        return ExtrasSingleImageResponse(image=_b64_png(output.image, output.infotext or None) if
+                                         body.show_extras_results else "", html_info=output.infotext)  # fmt: skip
+
+    @router.post("/extra-batch-images", response_model=ExtrasBatchImagesResponse)
+    async def extra_batch_images(body: ExtrasBatchImagesBody) -> ExtrasBatchImagesResponse:
+        def decode_all():
+            return [(item.name, decode_image(item.data, engine, f"imageList[{index}]"))
+                    for index, item in enumerate(body.imageList)]  # fmt: skip
+
+        outputs = await _extras(engine, body, await run_in_threadpool(decode_all))
+        images = [_b64_png(o.image, o.infotext or None) for o in outputs] if body.show_extras_results else []
+        return ExtrasBatchImagesResponse(images=images, html_info=outputs[0].infotext if outputs else "")
 
     return router
+
+
+async def _extras(engine: Engine, body, images: list) -> list:
+    """Queue the Extras job (upscale, then the steps) and wait for it without holding a thread."""
+    from modules.images.postprocessing import UpscaleOptions, submit_extras
+
+    try:
+        upscale = UpscaleOptions.model_validate(body.upscale_options())
+        chosen = parse_step_args(engine.plugins, body.steps)
+        job = await run_in_threadpool(submit_extras, engine, images, upscale, chosen)
+    except PostprocessingError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from error
+    except Exception as error:
+        raise _refusal(error) from error
+    await job.wait_async()
+    outputs = _outcome(job)
+    return outputs or []
 
 
 async def _generate(engine: Engine, submit, build_request, body, parameters: dict):

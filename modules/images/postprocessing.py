@@ -1,7 +1,11 @@
-"""Extras: run the chosen post-processing steps (contributed by extensions) on one image."""
+"""Extras: upscaling (A1111's built-in first step) then the chosen post-processing steps
+(contributed by extensions) on each image, as one job on the engine's queue."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from PIL import Image
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modules.plugins.types import StepContext
 
@@ -40,3 +44,156 @@ def run_steps(engine, image: Image.Image, chosen: list[tuple[object, BaseModel]]
             engine.extensions.report_error(owner, f"{step.name}: {type(error).__name__}: {error}")
             raise PostprocessingError(f"{step.name} failed: {type(error).__name__}: {error}") from error
     return image
+
+
+MAX_EXTRAS_IMAGES = 100  # one Extras job: Batch process uploads, a batch folder is cut off at this many
+RESIZE_MODES = ("Scale by", "Scale to")
+
+
+class UpscaleOptions(BaseModel):
+    """The Extras upscaling controls, with A1111's API names and defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resize_mode: int = Field(0, ge=0, le=1)  # 0: scale by upscaling_resize; 1: to upscaling_resize_w x _h
+    upscaling_resize: float = Field(2.0, gt=0, le=8)
+    upscaling_resize_w: int = Field(512, ge=1, le=8192)
+    upscaling_resize_h: int = Field(512, ge=1, le=8192)
+    upscaling_crop: bool = True
+    upscaler_1: str = "None"
+    upscaler_2: str = "None"
+    extras_upscaler_2_visibility: float = Field(0.0, ge=0, le=1)
+
+    @property
+    def active(self) -> bool:
+        """A1111: without Upscaler 1 there is no upscaling at all (Upscaler 2 only blends into it)."""
+        return self.upscaler_1 != "None"
+
+    def checked(self, upscalers) -> "UpscaleOptions":
+        """The options with both names in their listed form (ValueError naming an unknown one)."""
+        return self.model_copy(update={"upscaler_1": upscalers.resolve(self.upscaler_1),
+                                       "upscaler_2": upscalers.resolve(self.upscaler_2)})  # fmt: skip
+
+
+@dataclass
+class ExtrasOutput:
+    image: Image.Image
+    info: dict[str, object] = field(default_factory=dict)  # "Postprocess upscaler": name, ...
+    name: str = ""  # the source's file name, for Batch process and Batch from directory
+
+    @property
+    def infotext(self) -> str:
+        return ", ".join(f"{key}: {value}" for key, value in self.info.items())
+
+
+def upscale_image(upscalers, image: Image.Image, options: UpscaleOptions) -> tuple[Image.Image, dict]:
+    """A1111's Extras upscale: Upscaler 1 by the factor (or to cover the size, then cropped to it),
+    Upscaler 2 blended in at its visibility. (image, infotext entries)."""
+    info: dict[str, object] = {}
+    first = _upscale_once(upscalers, image, options.upscaler_1, options, info)
+    info["Postprocess upscaler"] = options.upscaler_1
+    if options.upscaler_2 != "None" and options.extras_upscaler_2_visibility > 0:
+        second = _upscale_once(upscalers, image, options.upscaler_2, options, {})
+        second = second.convert(first.mode) if second.mode != first.mode else second
+        second = second.resize(first.size, Image.Resampling.LANCZOS) if second.size != first.size else second
+        first = Image.blend(first, second, options.extras_upscaler_2_visibility)
+        info["Postprocess upscaler 2"] = options.upscaler_2
+    return first, info
+
+
+def _upscale_once(upscalers, image: Image.Image, name: str, options: UpscaleOptions, info: dict) -> Image.Image:
+    if options.resize_mode == 0:
+        info["Postprocess upscale by"] = options.upscaling_resize
+        return upscalers.upscale(image, name, options.upscaling_resize)
+    width, height = options.upscaling_resize_w, options.upscaling_resize_h
+    info["Postprocess upscale to"] = f"{width}x{height}"
+    factor = max(width / image.width, height / image.height)
+    covered = upscalers.upscale_to(image, name, max(width, round(image.width * factor)),
+                                   max(height, round(image.height * factor)))  # fmt: skip
+    if not options.upscaling_crop:
+        return covered
+    info["Postprocess crop to"] = f"{width}x{height}"
+    left, top = (covered.width - width) // 2, (covered.height - height) // 2
+    return covered.crop((left, top, left + width, top + height))
+
+
+def process_images(engine, images: list[tuple[str, Image.Image]], upscale: UpscaleOptions | None,
+                   chosen: list[tuple[object, BaseModel]], job=None) -> list[ExtrasOutput]:  # fmt: skip
+    """Each (name, image) through the upscale (when active) and the steps; runs inside a job."""
+    outputs = []
+    if job is not None:
+        job.set_total(len(images), 1)
+    for index, (name, image) in enumerate(images):
+        if job is not None and job.interrupted:
+            break
+        info: dict[str, object] = {}
+        if upscale is not None and upscale.active:
+            image, info = upscale_image(engine.upscalers, image, upscale)
+        if chosen:
+            image = run_steps(engine, image, chosen)
+        outputs.append(ExtrasOutput(image, info, name))
+        if job is not None:
+            job.report_step(index, 1, 1)
+    return outputs
+
+
+def submit_extras(engine, images: list[tuple[str, Image.Image]], upscale: UpscaleOptions | None,
+                  chosen: list[tuple[object, BaseModel]], job_id: str | None = None):  # fmt: skip
+    """Queue an Extras job on the engine's queue (so it never competes with a generation for
+    memory); the Job's result is a list of ExtrasOutput. Names and counts are checked now."""
+    if not images:
+        raise PostprocessingError("no image to process")
+    if len(images) > MAX_EXTRAS_IMAGES:
+        raise PostprocessingError(f"{len(images)} images is more than {MAX_EXTRAS_IMAGES} in one Extras job")
+    if upscale is not None:  # nothing chosen at all: the pictures come back as they are, as in A1111
+        upscale = upscale.checked(engine.upscalers)
+    return engine.queue.submit(lambda job: process_images(engine, images, upscale, chosen, job),
+                               description=f"extras: {len(images)} image(s)", job_id=job_id)  # fmt: skip
+
+
+def list_input_folder(folder: str) -> list[Path]:
+    """Batch from directory: the pictures of `folder` (server path, regular files), sorted, at most
+    MAX_EXTRAS_IMAGES; ValueError when it is not a folder."""
+    directory = Path(folder).expanduser()
+    if not folder.strip() or not directory.is_dir():
+        raise PostprocessingError(f"input directory {folder!r} is not a folder")
+    kinds = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+    pictures = sorted(path for path in directory.iterdir() if path.suffix.lower() in kinds and path.is_file())
+    if not pictures:
+        raise PostprocessingError(f"input directory {folder!r} holds no pictures")
+    return pictures[:MAX_EXTRAS_IMAGES]
+
+
+def submit_extras_folder(engine, input_dir: str, output_dir: str, upscale: UpscaleOptions | None,
+                         chosen: list[tuple[object, BaseModel]], job_id: str | None = None):  # fmt: skip
+    """Batch from directory: every picture of `input_dir` processed and written as PNG (same stem)
+    into `output_dir` (empty: outputs/extras-images). Server folders: refused while the server
+    listens beyond this machine, as img2img's Batch is. The Job's result: list of ExtrasOutput."""
+    from modules.config.flags import listens_beyond_localhost
+
+    if listens_beyond_localhost(engine.flags) and not getattr(engine.flags, "enable_insecure_extension_access", False):
+        raise PostprocessingError(
+            "Batch from directory reads and writes server folders: off while the server listens beyond this "
+            "machine (--enable-insecure-extension-access allows it)"
+        )
+    pictures = list_input_folder(input_dir)
+    target = Path(output_dir).expanduser() if output_dir.strip() else engine.paths.outputs_dir / "extras-images"
+    if upscale is not None:  # nothing chosen at all: the pictures come back as they are, as in A1111
+        upscale = upscale.checked(engine.upscalers)
+
+    def work(job):
+        from modules.atomic import write_bytes_atomic
+        from modules.images.decoding import open_image
+        from modules.images.saving import png_bytes
+
+        limit = int(engine.settings.get("image_max_pixels"))
+        images = [(path.name, open_image(path.read_bytes(), limit, path.name)) for path in pictures]
+        outputs = process_images(engine, images, upscale, chosen, job)
+        target.mkdir(parents=True, exist_ok=True)
+        for output in outputs:
+            write_bytes_atomic(
+                target / f"{Path(output.name).stem}.png", png_bytes(output.image, output.infotext or None)
+            )
+        return outputs
+
+    return engine.queue.submit(work, description=f"extras: {len(pictures)} picture(s) from a folder", job_id=job_id)

@@ -19,8 +19,15 @@ def upscale_latents(latents: torch.Tensor, upscaler: str, size: tuple[int, int])
     return F.interpolate(latents.float(), size=size, mode=mode, **kwargs).to(latents.dtype)
 
 
-def upscale_images(images: list[Image.Image], upscaler: str, target: HiresTarget) -> list[Image.Image]:
-    return [image.resize((target.width, target.height), IMAGE_UPSCALERS[upscaler]) for image in images]
+def upscale_images(images: list[Image.Image], upscaler: str, target: HiresTarget,
+                   upscalers=None) -> list[Image.Image]:  # fmt: skip
+    """The decoded first pass at the hires size: a plain resize, or a model upscaler of
+    `upscalers` (the engine's UpscalerRegistry; the name was checked when the job was prepared)."""
+    if upscaler in IMAGE_UPSCALERS:
+        return [image.resize((target.width, target.height), IMAGE_UPSCALERS[upscaler]) for image in images]
+    if upscalers is None:
+        raise ValueError(f"hires upscaler {upscaler!r} is a model upscaler: it needs the engine's upscalers")
+    return [upscalers.upscale_to(image, upscaler, target.width, target.height) for image in images]
 
 
 def encode_images(model, images: list[Image.Image]) -> torch.Tensor:

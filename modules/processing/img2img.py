@@ -30,10 +30,16 @@ OUTPUT_SUBDIR = "img2img-images"
 INIT_IMAGES_SUBDIR = "init-images"
 
 
-def upscaler_for_img2img(name: str):
-    """The "Upscaler for img2img" setting as resize_image's `upscale` callable (None: Lanczos)."""
-    resample = IMAGE_UPSCALERS.get(name or "Lanczos")
-    if resample is None:
+def upscaler_for_img2img(name: str, upscalers=None):
+    """The "Upscaler for img2img" setting as resize_image's `upscale` callable (None: Lanczos).
+    A model upscaler needs `upscalers` (the engine's UpscalerRegistry), where a name that is not
+    listed raises ValueError (the setting takes any text: the list is only known at run time)."""
+    chosen = name or "Lanczos"
+    resample = IMAGE_UPSCALERS.get(chosen)
+    if resample is None and upscalers is not None:
+        canonical = upscalers.resolve(chosen)
+        return lambda image, scale: upscalers.upscale(image, canonical, scale)
+    if resample is None:  # no registry to look it up in: resize_image's own Lanczos, as before
         return None
 
     def upscale(image: Image.Image, scale: float) -> Image.Image:
@@ -63,7 +69,7 @@ class Img2ImgStage:
             p.height,
             color_correction=bool(settings.get("img2img_color_correction")),
             background=str(settings.get("img2img_background_color")),
-            upscale=upscaler_for_img2img(str(settings.get("upscaler_for_img2img"))),
+            upscale=upscaler_for_img2img(str(settings.get("upscaler_for_img2img")), getattr(engine, "upscalers", None)),
         )
         schedule_steps, run_steps = img2img_steps(p.steps, request.denoising_strength,
                                                   bool(settings.get("img2img_fix_steps")))  # fmt: skip

@@ -76,7 +76,8 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
         "sampler_name/scheduler", lambda: catalog.resolve(request.sampler_name, request.scheduler), (None, None)
     )
     hires_sampler = hires_schedule = None
-    upscaler = attempt("hr_upscaler", lambda: check_upscaler(request.hr_upscaler))  # checked even when off
+    upscalers = getattr(engine, "upscalers", None)  # the model upscalers the engine lists
+    upscaler = attempt("hr_upscaler", lambda: check_upscaler(request.hr_upscaler, upscalers))  # checked even when off
     if upscaler:
         request = request.model_copy(update={"hr_upscaler": upscaler})
     if request.enable_hr and sampler is not None:

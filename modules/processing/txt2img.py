@@ -146,7 +146,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             shown, shown_negative = job_images.record(len(result.images), prompt, negative, seed, subseed)
             infotext = build_infotext(shown, shown_negative, params_for_image)
             folder = IMG2IMG_SUBDIR if stage is not None else OUTPUT_SUBDIR
-            path = _save_image(engine, result, item.image, seed, infotext, folder) if request.save_images else None
+            path = save_image(engine, result, item.image, seed, infotext, folder) if request.save_images else None
             result.images.append(
                 GeneratedImage(
                     image=item.image,
@@ -170,7 +170,7 @@ def _img2img_start(stage, p, batch_index: int, batch_size: int, hooks):
     return lambda noise: (stage.schedule_steps, stage.start(p, batch_index, batch_size, noise, hooks))
 
 
-def _save_image(engine, result: GenerationResult, image: Image.Image, seed: int, infotext: str,
+def save_image(engine, result: GenerationResult, image: Image.Image, seed: int, infotext: str,
                 folder: str = OUTPUT_SUBDIR):  # fmt: skip
     """Save one image to the outputs folder; its path, or None once saving has failed in this job.
     A failed save (full disk, read-only folder) keeps the image in the result and records why, so
@@ -214,7 +214,7 @@ class HiresPass:
         if r.hr_upscaler in hires.LATENT_UPSCALERS:
             start = hires.upscale_latents(latents, r.hr_upscaler, size)
         else:
-            pictures = hires.upscale_images(decode_latents(model, latents), r.hr_upscaler, self.target)
+            pictures = hires.upscale_images(decode_latents(model, latents), r.hr_upscaler, self.target, p.upscalers)
             start = hires.encode_images(model, pictures).to(latents.dtype)
         if self.run_steps == 0:  # denoising strength 0: the upscale is the result
             return start, False

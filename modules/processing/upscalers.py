@@ -1,4 +1,5 @@
-"""Hires-fix upscaler names (torch-free: requests are validated before any model loads)."""
+"""Hires-fix upscaler names (torch-free: requests are validated before any model loads): the latent
+ones, the plain resizers, and the model upscalers the engine lists (modules/upscaling)."""
 
 from PIL import Image
 
@@ -20,8 +21,21 @@ class UnknownUpscalerError(ValueError):
     pass
 
 
-def check_upscaler(name: str) -> str:
+def check_upscaler(name: str, upscalers=None) -> str:
+    """`name` in canonical form, matched among the latent upscalers, the resizers and (with
+    `upscalers`, an UpscalerRegistry) the model upscalers; UnknownUpscalerError otherwise."""
+    wanted = (name or "").strip().lower()
     for known in UPSCALERS:
-        if known.lower() == (name or "").strip().lower():
+        if known.lower() == wanted:
             return known
-    raise UnknownUpscalerError(f"unknown hires upscaler {name!r}; choose one of: {', '.join(UPSCALERS)}")
+    names = list(UPSCALERS)
+    if upscalers is not None:
+        models = [known for known in upscalers.names() if known not in IMAGE_UPSCALERS]
+        for known in models:
+            if known == (name or "").strip():
+                return known
+        for known in models:
+            if known.lower() == wanted:
+                return known
+        names += models
+    raise UnknownUpscalerError(f"unknown hires upscaler {name!r}; choose one of: {', '.join(names)}")

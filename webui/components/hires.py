@@ -3,7 +3,7 @@
 import gradio as gr
 
 from modules.processing.request import SIZE_MULTIPLE, HiresKnobs
-from modules.processing.upscalers import UPSCALERS
+from modules.processing.upscalers import LATENT_UPSCALERS, UPSCALERS
 from modules.sampling import catalog
 from webui.components.field_group import FieldGroup, field_defaults, slider_for
 
@@ -24,13 +24,21 @@ class HiresControls(FieldGroup):
         return chosen
 
 
-def build_hires_controls(tab: str) -> HiresControls:
+def upscaler_choices(upscalers=None) -> list[str]:
+    """The latent upscalers, then None / Lanczos / Nearest and the model upscalers the engine lists
+    (`upscalers`: engine.upscalers; without it only the ones that need no model file)."""
+    if upscalers is None:
+        return list(UPSCALERS)
+    return [*LATENT_UPSCALERS, *upscalers.names()]
+
+
+def build_hires_controls(tab: str, upscalers=None) -> HiresControls:
     d = DEFAULTS
     with gr.Accordion("Hires. fix", open=False, elem_id=f"{tab}_hr"):
         enable = gr.Checkbox(label="Enable hires. fix", value=d["enable_hr"], elem_id=f"{tab}_enable_hr")
         with gr.Row():
             upscaler = gr.Dropdown(
-                list(UPSCALERS), value=d["hr_upscaler"], label="Upscaler", elem_id=f"{tab}_hr_upscaler"
+                upscaler_choices(upscalers), value=d["hr_upscaler"], label="Upscaler", elem_id=f"{tab}_hr_upscaler"
             )
             steps = slider_for(HiresKnobs, "hr_second_pass_steps", label="Hires steps (0: same as sampling steps)",
                                elem_id=f"{tab}_hires_steps")  # fmt: skip

@@ -67,6 +67,7 @@ def build_script_controls(engine: Engine, tab: str) -> ScriptControls:
 
 
 def _add_script_ui(engine: Engine, script, controls: ScriptControls) -> None:
+    script.engine = engine  # built-ins that list engine things in their controls (SD upscale's upscalers)
     try:
         built = script.ui() or {}
     except Exception as error:  # noqa: BLE001 - a broken script UI must not take the tab down

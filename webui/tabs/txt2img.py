@@ -48,7 +48,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             cfg = build_cfg("txt2img")
             seed = build_seed_row("txt2img")
             seed_extra = build_seed_extra("txt2img")
-            hires = build_hires_controls("txt2img")
+            hires = build_hires_controls("txt2img", engine.upscalers)
             scripts = build_script_controls(engine, "txt2img")
             override_box = build_override_box("txt2img")
         with gr.Column(scale=1):

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from modules.images.postprocessing import UpscaleKnobs
 from modules.processing.request import (
     MASK_MODES,
     MAX_INIT_IMAGES,
@@ -246,32 +247,22 @@ class ScriptInfo(BaseModel):
     args: list[ScriptArg]
 
 
-class ExtrasBody(RequestBody):
+class ExtrasBody(RequestBody, UpscaleKnobs):
     """A1111's extras fields shared by single-image and batch, plus `steps`: {step name: {args}} for
     extension steps. Face restoration fields are accepted and ignored (none here)."""
 
     model_config = ConfigDict(extra="ignore", **BODY_CONFIG)
 
-    resize_mode: int = Field(0, ge=0, le=1)
     show_extras_results: bool = True
     gfpgan_visibility: float = Field(0.0, ge=0, le=1)
     codeformer_visibility: float = Field(0.0, ge=0, le=1)
     codeformer_weight: float = Field(0.0, ge=0, le=1)
-    upscaling_resize: float = Field(2.0, gt=0, le=8)
-    upscaling_resize_w: int = Field(512, ge=1, le=8192)
-    upscaling_resize_h: int = Field(512, ge=1, le=8192)
-    upscaling_crop: bool = True
-    upscaler_1: str = "None"
-    upscaler_2: str = "None"
-    extras_upscaler_2_visibility: float = Field(0.0, ge=0, le=1)
     upscale_first: bool = False
     steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def upscale_options(self) -> dict[str, Any]:
         """The fields modules.images.postprocessing.UpscaleOptions takes."""
-        keys = ("resize_mode", "upscaling_resize", "upscaling_resize_w", "upscaling_resize_h", "upscaling_crop",
-                "upscaler_1", "upscaler_2", "extras_upscaler_2_visibility")  # fmt: skip
-        return {key: getattr(self, key) for key in keys}
+        return self.model_dump(include=set(UpscaleKnobs.model_fields))
 
 
 class ExtrasSingleImageBody(ExtrasBody):

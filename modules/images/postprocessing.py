@@ -50,10 +50,9 @@ MAX_EXTRAS_IMAGES = 100  # one Extras job: Batch process uploads, a batch folder
 RESIZE_MODES = ("Scale by", "Scale to")
 
 
-class UpscaleOptions(BaseModel):
-    """The Extras upscaling controls, with A1111's API names and defaults."""
-
-    model_config = ConfigDict(extra="forbid")
+class UpscaleKnobs(BaseModel):
+    """The Extras upscaling controls, with A1111's API names, defaults and limits: shared by the
+    options the engine runs and the API bodies, so the limits are declared once."""
 
     resize_mode: int = Field(0, ge=0, le=1)  # 0: scale by upscaling_resize; 1: to upscaling_resize_w x _h
     upscaling_resize: float = Field(2.0, gt=0, le=8)
@@ -63,6 +62,12 @@ class UpscaleOptions(BaseModel):
     upscaler_1: str = "None"
     upscaler_2: str = "None"
     extras_upscaler_2_visibility: float = Field(0.0, ge=0, le=1)
+
+
+class UpscaleOptions(UpscaleKnobs):
+    """The upscaling a job runs (unknown fields refused)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @property
     def active(self) -> bool:

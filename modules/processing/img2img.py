@@ -23,29 +23,18 @@ from modules.plugins.types import MaskBlendParams, MaskOverlayParams
 from modules.processing.hires import encode_images
 from modules.processing.img2img_init import LATENT_NOISE, LATENT_NOTHING, InitPlan, img2img_steps, plan_init
 from modules.processing.request import INPAINT_AREAS, MASK_MODES, MASKED_CONTENT, RESIZE_MODES
-from modules.processing.upscalers import IMAGE_UPSCALERS
 from modules.sampling.denoiser import InpaintBlend
 
 OUTPUT_SUBDIR = "img2img-images"
 INIT_IMAGES_SUBDIR = "init-images"
 
 
-def upscaler_for_img2img(name: str, upscalers=None):
-    """The "Upscaler for img2img" setting as resize_image's `upscale` callable (None: Lanczos).
-    A model upscaler needs `upscalers` (the engine's UpscalerRegistry), where a name that is not
-    listed raises ValueError (the setting takes any text: the list is only known at run time)."""
-    chosen = name or "Lanczos"
-    resample = IMAGE_UPSCALERS.get(chosen)
-    if resample is None and upscalers is not None:
-        canonical = upscalers.resolve(chosen)
-        return lambda image, scale: upscalers.upscale(image, canonical, scale)
-    if resample is None:  # no registry to look it up in: resize_image's own Lanczos, as before
-        return None
-
-    def upscale(image: Image.Image, scale: float) -> Image.Image:
-        return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), resample)
-
-    return upscale
+def upscaler_for_img2img(name: str, upscalers):
+    """The "Upscaler for img2img" setting as resize_image's `upscale` callable: the named upscaler
+    of the engine's list (`upscalers`, which also holds Lanczos and Nearest). The setting takes any
+    text (the list is only known at run time), so a name not listed raises ValueError here."""
+    canonical = upscalers.resolve(name or "Lanczos")
+    return lambda image, scale: upscalers.upscale(image, canonical, scale)
 
 
 @dataclass
@@ -69,7 +58,7 @@ class Img2ImgStage:
             p.height,
             color_correction=bool(settings.get("img2img_color_correction")),
             background=str(settings.get("img2img_background_color")),
-            upscale=upscaler_for_img2img(str(settings.get("upscaler_for_img2img")), getattr(engine, "upscalers", None)),
+            upscale=upscaler_for_img2img(str(settings.get("upscaler_for_img2img")), engine.upscalers),
         )
         schedule_steps, run_steps = img2img_steps(p.steps, request.denoising_strength,
                                                   bool(settings.get("img2img_fix_steps")))  # fmt: skip

@@ -63,6 +63,27 @@ class AxisContext:
     setting_choices: Callable[[str], tuple] = lambda key: ()
 
 
+def engine_context(engine, mode: str, request=None, settings=None, upscalers=None) -> AxisContext:
+    """The lists the engine holds now (checkpoints, styles, upscalers, settings' choices): for
+    checking a plot's values, and for the UI's pickers (read when an axis type is picked)."""
+    checkpoints = styles = resolve = None
+    if engine is not None:
+        checkpoints = sorted((info.name for info in engine.models.checkpoints()), key=str.casefold)
+        styles = list(engine.styles.styles)
+        resolve = lambda name: engine.models.resolve(name).name  # noqa: E731 - listed names only
+        upscalers = upscalers if upscalers is not None else getattr(engine, "upscalers", None)
+        settings = settings if settings is not None else engine.settings
+    names = upscalers.names() if upscalers is not None else None
+
+    def setting_choices(key: str) -> tuple:
+        try:
+            return tuple(settings.spec(key).choices) if settings is not None else ()
+        except KeyError:
+            return ()
+
+    return AxisContext(request, mode, checkpoints, resolve, styles, names, setting_choices)
+
+
 @dataclass(frozen=True)
 class Axis:
     label: str

@@ -1,26 +1,27 @@
 """The X/Y/Z plot's controls (web UI only: imported from XyzPlot.ui(), never by the engine).
 
 Values are typed in A1111's syntax; no elem_ids (the same controls are built in both tabs:
-find them inside #<tab>_script_group_x_y_z_plot by label); the dropdown pickers of choice axes (sampler, schedule type)
-fill the text from the choices when a type is picked. Checkpoints and styles are typed by name
-(they are checked against their lists when the job starts)."""
+find them inside #<tab>_script_group_x_y_z_plot by label). Picking an axis type with a list of
+choices (sampler, schedule type, checkpoint, styles, upscalers, RNG source...) shows a dropdown
+picker filled from the axis's own choices, read from the engine at that moment (a checkpoint
+added since start-up is offered)."""
 
 from typing import Any
 
-from scripts._xyz_axes import axis_labels
+from scripts._xyz_axes import axes_for, axis_labels, engine_context
 
 
-def _choices_for(label: str) -> list[str]:
-    from modules.sampling import catalog
+def choices_for(label: str, engine) -> list[str]:
+    """The picker's choices for the axis `label` (either tab's), [] for a typed-only axis."""
+    axes = {axis.label: axis for mode in ("txt2img", "img2img") for axis in axes_for(mode)}
+    axis = axes.get(label)
+    if axis is None or axis.choices is None:
+        return []
+    mode = axis.modes[0]
+    return list(axis.choices(engine_context(engine, mode)) or [])
 
-    if label in ("Sampler", "Hires sampler"):
-        return catalog.sampler_names()
-    if label == "Schedule type":
-        return list(catalog.SCHEDULE_TYPES)
-    return []
 
-
-def build_ui() -> dict[str, Any]:
+def build_ui(engine=None) -> dict[str, Any]:
     import gradio as gr
 
     labels = list(dict.fromkeys([*axis_labels("txt2img"), *axis_labels("img2img")]))
@@ -35,7 +36,7 @@ def build_ui() -> dict[str, Any]:
             )
 
         def show_picks(label: str):
-            choices = _choices_for(label)
+            choices = choices_for(label, engine)
             return gr.update(choices=choices, value=[], visible=bool(choices))
 
         kind.change(show_picks, inputs=kind, outputs=picks, queue=False)

@@ -24,7 +24,7 @@ from modules.images.grids import GridLabel, annotate_grid, grid_font, image_grid
 from modules.images.infotext import format_value
 from modules.plugins.scripts import Script
 from modules.processing.result import GeneratedImage, GenerationResult
-from scripts._xyz_axes import Axis, AxisContext, axes_for, find_axis
+from scripts._xyz_axes import Axis, AxisContext, axes_for, engine_context, find_axis
 from scripts._xyz_values import join_values
 
 MAX_CELLS = 400  # x * y * z pictures in one plot
@@ -104,7 +104,7 @@ class XyzPlot(Script):
     def ui(self) -> dict[str, Any]:
         from scripts._xyz_ui import build_ui
 
-        return build_ui()
+        return build_ui(getattr(self, "engine", None))
 
     def run(self, p, args: XyzArgs) -> GenerationResult:
         request = p.request
@@ -124,21 +124,7 @@ class XyzPlot(Script):
 
 
 def _context(p, mode: str) -> AxisContext:
-    engine = getattr(p, "engine", None)
-    checkpoints = styles = resolve = None
-    if engine is not None:
-        checkpoints = sorted((info.name for info in engine.models.checkpoints()), key=str.casefold)
-        styles = list(engine.styles.styles)
-        resolve = lambda name: engine.models.resolve(name).name  # noqa: E731 - listed names only
-    upscalers = p.upscalers.names() if getattr(p, "upscalers", None) is not None else None
-
-    def setting_choices(key: str) -> tuple:
-        try:
-            return tuple(p.settings.spec(key).choices)
-        except KeyError:
-            return ()
-
-    return AxisContext(p.request, mode, checkpoints, resolve, styles, upscalers, setting_choices)
+    return engine_context(getattr(p, "engine", None), mode, p.request, p.settings, getattr(p, "upscalers", None))
 
 
 class _Plot:

@@ -249,7 +249,8 @@ class ScriptInfo(BaseModel):
 
 class ExtrasBody(RequestBody, UpscaleKnobs):
     """A1111's extras fields shared by single-image and batch, plus `steps`: {step name: {args}} for
-    extension steps. Face restoration fields are accepted and ignored (none here)."""
+    the Extras steps (built-in and from extensions). Face restoration fields are accepted and ignored
+    (none here)."""
 
     model_config = ConfigDict(extra="ignore", **BODY_CONFIG)
 

@@ -31,22 +31,49 @@ def parse_step_args(registry, raw: dict[str, dict]) -> list[tuple[object, BaseMo
     return sorted(chosen, key=lambda pair: pair[0].order)
 
 
-def run_steps(engine, image: Image.Image, chosen: list[tuple[object, BaseModel]]) -> Image.Image:
+def run_steps(engine, image: Image.Image, chosen: list[tuple[object, BaseModel]],
+              target_size: tuple[int, int] | None = None) -> list[Image.Image]:  # fmt: skip
+    """The chosen steps on one picture: the pictures it became (one, unless a step made copies or
+    parts; each later step runs on every one of them)."""
     # A snapshot: a setting changed while the steps run does not change them halfway.
-    context = StepContext(settings=engine.settings.snapshot(), models_dir=engine.paths.models_dir)
+    context = StepContext(settings=engine.settings.snapshot(), models_dir=engine.paths.models_dir,
+                          target_size=target_size)  # fmt: skip
+    images = [image]
     for step, args in chosen:
-        try:
-            image = step.run(image, args, context)
-        except (ValueError, LookupError, OSError) as error:
-            raise PostprocessingError(f"{step.name}: {error}") from error
-        except Exception as error:
-            owner = engine.plugins.step_owner.get(step.name, step.name)
-            engine.extensions.report_error(owner, f"{step.name}: {type(error).__name__}: {error}")
-            raise PostprocessingError(f"{step.name} failed: {type(error).__name__}: {error}") from error
-    return image
+        images = [made for picture in images for made in _run_step(engine, step, args, picture, context)]
+        if len(images) > MAX_STEP_OUTPUTS:
+            raise PostprocessingError(f"{step.name}: {len(images)} pictures from one is more than {MAX_STEP_OUTPUTS}")
+    return images
+
+
+def _run_step(engine, step, args: BaseModel, image: Image.Image, context: StepContext) -> list[Image.Image]:
+    try:
+        made = step.run(image, args, context)
+    except (ValueError, LookupError, OSError) as error:
+        raise PostprocessingError(f"{step.name}: {error}") from error
+    except Exception as error:
+        owner = engine.plugins.step_owner.get(step.name, step.name)
+        engine.extensions.report_error(owner, f"{step.name}: {type(error).__name__}: {error}")
+        raise PostprocessingError(f"{step.name} failed: {type(error).__name__}: {error}") from error
+    made = made if isinstance(made, list | tuple) else [made]
+    if not made or not all(isinstance(picture, Image.Image) for picture in made):
+        kinds = ", ".join(sorted({type(picture).__name__ for picture in made})) or "nothing"
+        raise PostprocessingError(f"{step.name} returned {kinds}, not a picture or a list of pictures")
+    return list(made)
+
+
+def step_target_size(image: Image.Image, upscale: "UpscaleKnobs | None") -> tuple[int, int]:
+    """A1111's shared target size for the steps: "Scale to" width x height, or the picture's own
+    size times "Scale by" (the picture's size when nothing scales it)."""
+    if upscale is None:
+        return image.size
+    if upscale.resize_mode == 1:
+        return upscale.upscaling_resize_w, upscale.upscaling_resize_h
+    return round(image.width * upscale.upscaling_resize), round(image.height * upscale.upscaling_resize)
 
 
 MAX_EXTRAS_IMAGES = 100  # one Extras job: Batch process uploads, a batch folder is cut off at this many
+MAX_STEP_OUTPUTS = 64  # pictures one source may become through the steps (copies, split parts)
 RESIZE_MODES = ("Scale by", "Scale to")
 
 
@@ -132,14 +159,22 @@ def process_images(engine, images: list[tuple[str, Image.Image]], upscale: Upsca
         if job is not None and job.interrupted:
             break
         info: dict[str, object] = {}
+        target = step_target_size(image, upscale)
         if upscale is not None and upscale.active:
             image, info = upscale_image(engine.upscalers, image, upscale)
-        if chosen:
-            image = run_steps(engine, image, chosen)
-        outputs.append(ExtrasOutput(image, info, name))
+        made = run_steps(engine, image, chosen, target) if chosen else [image]
+        outputs.extend(ExtrasOutput(picture, info, _numbered(name, number)) for number, picture in enumerate(made))
         if job is not None:
             job.report_step(index, 1, 1)
     return outputs
+
+
+def _numbered(name: str, number: int) -> str:
+    """The first picture made from a source keeps its name; copies and parts get -1, -2, ..."""
+    if number == 0 or not name:
+        return name
+    path = Path(name)
+    return f"{path.stem}-{number}{path.suffix}"
 
 
 def submit_extras(engine, images: list[tuple[str, Image.Image]], upscale: UpscaleOptions | None,

@@ -31,22 +31,30 @@ class PluginRegistry:
                 continue
             for message in settings.register([spec], owner=owner):
                 manager.report_error(owner, message)
-        from scripts import builtin_scripts  # the top-level scripts/ folder: built-ins first, as A1111 lists them
+        from scripts import builtin_scripts, builtin_steps  # the top-level scripts/ folder: built-ins first
 
         for script_class in builtin_scripts():
             registry._add_script(BUILTIN_OWNER, script_class)
+        for step in builtin_steps():
+            registry._add_step(BUILTIN_OWNER, step)
         for owner, script_class in manager.collect("scripts"):
             registry._add_script(owner, script_class)
         for owner, network in manager.collect("extra_networks", models_dir=models_dir):
             registry._add_network(owner, network)
         for owner, step in manager.collect("postprocessing_steps"):
-            if not isinstance(step, PostprocessingStep):
-                manager.report_error(owner, f"postprocessing_steps returned {type(step).__name__}")
-                continue
-            registry.steps.append(step)
-            registry.step_owner[step.name] = owner
+            registry._add_step(owner, step)
         registry.steps.sort(key=lambda step: step.order)
         return registry
+
+    def _add_step(self, owner: str, step) -> None:
+        if not isinstance(step, PostprocessingStep):
+            self.manager.report_error(owner, f"postprocessing_steps returned {type(step).__name__}")
+            return
+        if step.name in self.step_owner:
+            self.manager.report_error(owner, f"postprocessing_steps: name {step.name!r} is already taken")
+            return
+        self.steps.append(step)
+        self.step_owner[step.name] = owner
 
     def _add_script(self, owner: str, script_class) -> None:
         if not (isinstance(script_class, type) and issubclass(script_class, Script)) or not script_class.title:

@@ -100,13 +100,15 @@ class PostprocessingStep:
     """An Extras post-processing step. Steps run in ascending `order` on each image.
 
     `Args` is a pydantic model: the UI, the API and pasted infotext all hand the step its
-    arguments as an instance of it. `run(image, args, context)` returns the new image;
-    `context` carries `settings` and `models_dir`. `ui()` (optional, web UI only) builds
-    the step's controls and returns {arg name: Gradio component}."""
+    arguments as an instance of it. `run(image, args, context)` returns the new image, or a
+    list of images when one picture becomes several (flipped copies, split parts): the later
+    steps then run on each. `context` carries `settings`, `models_dir` and `target_size`.
+    `ui()` (optional, web UI only) builds the step's controls and returns {arg name: Gradio
+    component}."""
 
     name: str
     order: int
-    run: Callable[[Image.Image, BaseModel, "StepContext"], Image.Image]
+    run: Callable[[Image.Image, BaseModel, "StepContext"], "Image.Image | list[Image.Image]"]
     Args: type[BaseModel] = NoArgs
     ui: Callable[[], dict[str, Any]] | None = None
 
@@ -115,6 +117,9 @@ class PostprocessingStep:
 class StepContext:
     settings: Any
     models_dir: Any
+    # The size the Extras upscale aims at for this picture (A1111's shared target width and
+    # height): "Scale to" width x height, or the picture's size times "Scale by"; None outside Extras.
+    target_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def require_chromium() -> None:
 def start_ui_server(data_dir: Path, tiny_single_file: Path, *args: str, extensions: tuple[str, ...] = ()):
     """The app on the tiny model, with the named test extensions installed as a user would."""
     require_chromium()
-    shutil.copytree(tiny_single_file.parents[1], data_dir / "models")
+    shutil.copytree(tiny_single_file.parents[1], data_dir / "models", dirs_exist_ok=True)  # models/ may be seeded
     install_fixture_extensions(data_dir, *extensions)
     running = RunningServer(["--no-demo-model", "--data-dir", str(data_dir), *args], data_dir / "server.log")
     running.data_dir = data_dir

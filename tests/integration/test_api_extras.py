@@ -92,3 +92,28 @@ def test_unknown_and_skipped_upscalers_are_422_naming_them(server):
     too_big = post(server, "/extra-single-image", {"image": png_b64(picture()), "upscaler_1": "Lanczos",
                                                    "upscaling_resize": 9})  # fmt: skip
     assert too_big.status_code == 422 and "upscaling_resize" in too_big.text
+
+
+def test_built_in_steps_make_several_pictures_from_one(server):
+    images = [{"data": png_b64(picture(3, (8, 6))), "name": "a.png"}, {"data": png_b64(picture(4)), "name": "b.png"}]
+    body = {"imageList": images, "upscaler_1": "Nearest", "upscaling_resize": 2,
+            "steps": {"Create flipped copies": {"directions": ["Horizontal", "Vertical"]}}}  # fmt: skip
+    answer = post(server, "/extra-batch-images", body)
+    assert answer.status_code == 200, answer.text
+    made = [np.asarray(image_of(data).convert("RGB")) for data in answer.json()["images"]]
+    upscaled = np.asarray(picture(3, (8, 6)).resize((16, 12), Image.Resampling.NEAREST))
+    assert len(made) == 6 and made[0].shape == (12, 16, 3)
+    assert np.array_equal(made[0], upscaled)
+    assert np.array_equal(made[1], upscaled[:, ::-1]) and np.array_equal(made[2], upscaled[::-1])
+    assert made[3].shape == (32, 48, 3)  # the second picture and its two copies follow
+
+
+def test_split_oversized_uses_the_scale_to_size(server):
+    body = {"resize_mode": 1, "upscaling_resize_w": 16, "upscaling_resize_h": 16,
+            "steps": {"Split oversized images": {"overlap_ratio": 0}}}  # fmt: skip
+    answer = post(server, "/extra-batch-images", {**body, "imageList": [{"data": png_b64(picture(5, (16, 64)))}]})
+    assert answer.status_code == 200, answer.text
+    assert [image_of(data).size for data in answer.json()["images"]] == [(16, 16)] * 4
+    bad = post(server, "/extra-batch-images", {**body, "imageList": [{"data": png_b64(picture())}],
+                                               "steps": {"Auto-sized crop": {"min_dimension": 900}}})  # fmt: skip
+    assert bad.status_code == 422 and "dimension lower bound 900" in bad.json()["detail"]

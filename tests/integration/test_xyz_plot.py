@@ -150,6 +150,23 @@ def test_checkpoint_axis_loads_each_checkpoint_once(two_checkpoints, monkeypatch
     assert models == ["two", "two", "one", "one"]  # rows follow the axis' order
 
 
+def test_pickers_offer_the_engine_lists_when_an_axis_is_picked(two_checkpoints):
+    from scripts._xyz_ui import choices_for
+
+    engine = two_checkpoints
+    assert choices_for("Checkpoint name", engine) == ["one.safetensors", "two.safetensors"]
+    assert choices_for("Refiner checkpoint", engine) == ["one.safetensors", "two.safetensors"]
+    assert {"Latent", "Lanczos", "Nearest"} <= set(choices_for("Hires upscaler", engine))
+    assert choices_for("RNG source", engine) == list(engine.settings.spec("randn_source").choices)
+    assert "Euler a" in choices_for("Sampler", engine) and choices_for("Steps", engine) == []
+    folder = engine.paths.models_dir / "Stable-diffusion"
+    shutil.copy(folder / "one.safetensors", folder / "three.safetensors")
+    try:
+        assert "three.safetensors" in choices_for("Checkpoint name", engine)  # read when picked, not at start-up
+    finally:
+        (folder / "three.safetensors").unlink()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_single_file):
     running = start_api_server(tmp_path_factory.mktemp("xyz-api"), tiny_single_file.parents[1])

@@ -72,8 +72,8 @@ def save_finished(p, result: GenerationResult) -> None:
     engine = getattr(p, "engine", None)  # exposed on p by the engine; without it nothing is saved
     if engine is None or not p.request.save_images or not p.settings.get("samples_save"):
         return
+    from modules.processing.batch_loop import save_image
     from modules.processing.img2img import OUTPUT_SUBDIR
-    from modules.processing.txt2img import save_image
 
     for index, item in enumerate(result.images):
         path = save_image(engine, result, item.image, item.seed, item.infotext, OUTPUT_SUBDIR)

@@ -35,7 +35,7 @@ def cheap_preview(latents: torch.Tensor) -> Image.Image:
 
 
 def full_preview(model, latents: torch.Tensor) -> Image.Image:
-    from modules.processing.txt2img import decode_latents
+    from modules.processing.batch_loop import decode_latents
 
     return decode_latents(model, latents[:1])[0]
 

@@ -67,7 +67,7 @@ class GenerationRun:
         return self.generate(prepared, self.seed if same_seed else noise.pick_seed(prepared.request.seed))
 
     def generate(self, prepared: PreparedRequest, seed: int) -> GenerationResult:
-        from modules.processing.txt2img import generate
+        from modules.processing.batch_loop import generate
 
         return generate(self.context(prepared, seed), self.engine, self.job, prepared)
 

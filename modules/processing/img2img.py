@@ -1,6 +1,6 @@
 """img2img and inpainting on the generation core: the init images encoded, noised to where the
 denoising strength starts (A1111's step count), the mask blended into every step, and the results
-laid back over the originals. The batch loop is txt2img's (modules/processing/txt2img.py): this
+laid back over the originals. The batch loop is txt2img's (modules/processing/batch_loop.py): this
 stage only changes where sampling starts and what happens to the decoded pictures.
 
 The pixel work before encoding is modules/processing/img2img_init.py.

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modules.processing.txt2img import SamplingParams, encode_conditioning, sample_images
+from modules.processing.batch_loop import SamplingParams, encode_conditioning, sample_images
 from modules.sampling import catalog
 from modules.training import shapes
 from modules.training.judge import Verdict, agreement, judge

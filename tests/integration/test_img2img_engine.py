@@ -12,11 +12,11 @@ from PIL import Image, ImageDraw
 from modules.images.color_correction import color_reference
 from modules.images.infotext import parse_infotext
 from modules.images.masks import blur_mask
+from modules.processing.batch_loop import decode_latents
 from modules.processing.hires import encode_images
 from modules.processing.img2img import Img2ImgStage
 from modules.processing.img2img_init import plan_init
 from modules.processing.request import Img2ImgRequest
-from modules.processing.txt2img import decode_latents
 
 
 def noise_picture(width: int, height: int, seed: int = 0) -> Image.Image:

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from modules.images.infotext import parse_infotext
+from modules.processing.batch_loop import decode_latents
 from modules.processing.hires import encode_images
 from modules.processing.request import Img2ImgRequest
-from modules.processing.txt2img import decode_latents
 from scripts.loopback import Loopback
 
 

@@ -1,4 +1,6 @@
-"""Run a txt2img request to a result on a given engine."""
+"""The one batch loop every generation runs: txt2img, and img2img / inpainting through their stage
+(modules/processing/img2img.py): seeds, conditioning, sampling, hires and refiner, decoding, hooks,
+saving."""
 
 import dataclasses
 from dataclasses import dataclass

@@ -15,6 +15,15 @@ from modules.engine import Engine
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
+def page_script() -> str:
+    """Every webui/static/*.js (each an arrow function `() => {...}`), run once on page load in
+    name order: Gradio takes one function, so they are called from one (one that throws does not
+    stop the others)."""
+    parts = [path.read_text(encoding="utf-8").strip().rstrip(";") for path in sorted(STATIC_DIR.glob("*.js"))]
+    calls = "".join(f"  try {{ ({part})(); }} catch (error) {{ console.error(error); }}\n" for part in parts)
+    return "() => {\n" + calls + "}"
+
+
 def build_blocks(engine: Engine):
     import gradio as gr
 
@@ -115,7 +124,7 @@ def build_app(engine: Engine, flags, credentials=None):
             blocks,
             path="/",
             css=(STATIC_DIR / "style.css").read_text(encoding="utf-8"),
-            js=(STATIC_DIR / "png_drop.js").read_text(encoding="utf-8"),
+            js=page_script(),
             footer_links=["api"] if flags.api else [],
             server_name=flags.server_name,
             server_port=flags.port,

@@ -15,6 +15,11 @@ from modules.engine import Engine
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
+def page_style() -> str:
+    """Every webui/static/*.css, in name order."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in sorted(STATIC_DIR.glob("*.css")))
+
+
 def page_script() -> str:
     """Every webui/static/*.js (each an arrow function `() => {...}`), run once on page load in
     name order: Gradio takes one function, so they are called from one (one that throws does not
@@ -123,7 +128,7 @@ def build_app(engine: Engine, flags, credentials=None):
             app,
             blocks,
             path="/",
-            css=(STATIC_DIR / "style.css").read_text(encoding="utf-8"),
+            css=page_style(),
             js=page_script(),
             footer_links=["api"] if flags.api else [],
             server_name=flags.server_name,

@@ -55,3 +55,14 @@ def open_ui(page, server, ready_selector: str = "#txt2img_prompt textarea") -> N
     page.wait_for_function(
         "(document.querySelector('#settings_read')?.textContent || '').includes('settings read')", timeout=60_000
     )
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick an option of a Gradio dropdown as a user does: open it, click the option."""
+    page.click(f"#{elem_id} input")
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        f"document.querySelector('#{elem_id}').innerText.includes({option!r}) || "
+        f"document.querySelector('#{elem_id} input').value === {option!r}"
+    )

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from modules.images.infotext import parse_infotext
-from tests.e2e.browser import open_ui, start_ui_server
+from tests.e2e.browser import choose, open_ui, start_ui_server
 from tests.e2e.test_browser_txt2img import set_number
 
 pytestmark = pytest.mark.browser
@@ -23,17 +23,6 @@ def ui_server(tmp_path_factory, tiny_single_file):
     running = start_ui_server(data_dir, tiny_single_file)
     yield running
     running.stop()
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick an option of a Gradio dropdown as a user does: open it, click the option."""
-    page.click(f"#{elem_id} input")
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
-    page.wait_for_function(
-        f"document.querySelector('#{elem_id}').innerText.includes({option!r}) || "
-        f"document.querySelector('#{elem_id} input').value === {option!r}"
-    )
 
 
 def type_number(page, selector: str, value) -> None:

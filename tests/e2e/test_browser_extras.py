@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from modules.upscaling import UpscalerRegistry
-from tests.e2e.browser import open_ui, start_ui_server
+from tests.e2e.browser import choose, open_ui, start_ui_server
 from tests.fixtures.tiny_upscaler import save_tiny_esrgan
 
 pytestmark = pytest.mark.browser
@@ -22,13 +22,6 @@ def ui_server(tmp_path_factory, tiny_single_file):
     running = start_ui_server(data_dir, tiny_single_file)
     yield running
     running.stop()
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.click(f"#{elem_id} input")
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
-    page.wait_for_function(f"document.querySelector('#{elem_id} input').value === {option!r}")
 
 
 def fetch(page, src: str) -> np.ndarray:

@@ -126,13 +126,20 @@ def reexec_in_venv(args: list[str]) -> None:
 
 
 BROWSER = "chromium"
-BROWSER_INSTALL = ["apt-get", "install", "-y", "-qq", "chromium"]
+# The UI's icon buttons are emoji, as A1111's: without a colour emoji font they draw as empty boxes
+# (and the screenshot references hold the real icons).
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+BROWSER_INSTALL = ["apt-get", "install", "-y", "-qq", "chromium", "fonts-noto-color-emoji"]
+
+
+def browser_ready() -> bool:
+    return shutil.which(BROWSER) is not None and EMOJI_FONT.is_file()
 
 
 def browser_problem() -> str | None:
     """None when the browser tests can run; else why not and the command that fixes it.
-    As root with apt (CI, containers) Debian's chromium is installed here, as .ci/run does."""
-    if shutil.which(BROWSER):
+    As root with apt (CI, containers) Debian's chromium and emoji font are installed here."""
+    if browser_ready():
         return None
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if is_root and shutil.which("apt-get"):
@@ -142,10 +149,11 @@ def browser_problem() -> str | None:
             log("$ " + shlex.join(command))
             if subprocess.call(command, env=env) != 0:
                 break
-        if shutil.which(BROWSER):
+        if browser_ready():
             return None
     return (
-        "the browser tests need Debian's chromium, which is not installed and could not be installed here. "
+        "the browser tests need Debian's chromium and its colour emoji font, which are not installed and could "
+        "not be installed here. "
         f"Install it with `sudo {shlex.join(BROWSER_INSTALL)}` (or your system's chromium package), "
         "then run `python3 launch.py --test` again."
     )

@@ -252,6 +252,16 @@ class Engine:
         info = self.models.resolve(wanted)
         return self.queue.submit(lambda job: self.models.get(wanted), description=f"load {info.name}")
 
+    def model_loading(self) -> str | None:
+        """The checkpoint being loaded now, for "Loading model ..." while a job waits for it."""
+        info = self.models.loading
+        return info.name if info is not None else None
+
+    def model_notice(self) -> str | None:
+        """Why the last model load failed (file and reason), None while nothing has failed since the
+        last successful load: shown at the top of the page."""
+        return self.models.load_failure
+
     def preload(self) -> Job:
         """Load the default checkpoint in the background so the first Generate is fast.
         Raises LookupError (saying where to put one) when there is no checkpoint."""

@@ -32,17 +32,18 @@ def page_script() -> str:
 def build_blocks(engine: Engine):
     import gradio as gr
 
-    from webui.components.checkpoint import build_checkpoint_row
+    from webui.components.quicksettings import build_quicksettings
     from webui.components.send_to import SendTargets, wire_gallery_send_buttons
     from webui.tabs.extensions import build_extensions_tab
     from webui.tabs.extras import build_extras_tab
     from webui.tabs.img2img import build_img2img_tab
+    from webui.tabs.outputs import build_outputs_tab
     from webui.tabs.png_info import build_png_info_tab
     from webui.tabs.settings import build_settings_tab
     from webui.tabs.txt2img import build_txt2img_tab
 
     with gr.Blocks(title="SD Studio", analytics_enabled=False) as blocks:
-        checkpoint = build_checkpoint_row(engine)
+        checkpoint = build_quicksettings(engine)
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
                 txt2img = build_txt2img_tab(engine, checkpoint.dropdown, checkpoint.clip_skip)
@@ -53,11 +54,13 @@ def build_blocks(engine: Engine):
             targets = SendTargets(tabs, txt2img.paste, extras_image, img2img)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 build_png_info_tab(engine, targets)
+            with gr.Tab("Outputs", id="outputs", elem_id="tab_outputs"):
+                build_outputs_tab(engine, targets)
             build_extension_tabs(engine)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 build_extensions_tab(engine)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
-                settings = build_settings_tab(engine)
+                settings = build_settings_tab(engine, mirrors=checkpoint.controls, notes=checkpoint.notes())
         # The send-to buttons under each gallery reach tabs built after theirs: wired once all exist.
         for source in (txt2img, img2img.generation):
             wire_gallery_send_buttons(source, targets)
@@ -68,13 +71,12 @@ def build_blocks(engine: Engine):
         # would be overwritten (tests wait for it too).
         settings_read = gr.HTML(elem_id="settings_read")
         blocks.load(
-            lambda: [engine.settings.get("CLIP_stop_at_last_layers"), *settings.current_values()],
-            outputs=[checkpoint.clip_skip, *settings.components, settings_read],
+            lambda: [*checkpoint.current_values(engine), *settings.current_values()],
+            outputs=[*checkpoint.controls.values(), *settings.components, settings_read],
             queue=False,
         )
-        # The quick setting and the Settings tab show one value.
-        checkpoint.clip_skip.change(lambda v: v, inputs=checkpoint.clip_skip,
-                                    outputs=settings.by_key["CLIP_stop_at_last_layers"], queue=False)  # fmt: skip
+        # A quick setting and its Settings-tab field show one value.
+        checkpoint.mirror_into(settings.by_key)
     return blocks
 
 
@@ -119,7 +121,13 @@ def build_app(engine: Engine, flags, credentials=None):
     if not flags.nowebui:
         import gradio as gr
 
+        from webui.page_additions import add_notification_route, user_css, with_api_footer
+        from webui.ui_config import apply_ui_config, ui_config_path
+
         blocks = build_blocks(engine)
+        # Before mounting: Gradio builds the page's config from the components' attributes then.
+        apply_ui_config(blocks, ui_config_path(engine.paths.data_dir))
+        add_notification_route(app, engine.paths.data_dir)
         # Gradio accepts a file an event's input names only if it is one of its uploads, but checks
         # that only once the Blocks "has launched", which a mounted one never does: without this, a
         # client could have any image file on disk read in as an upload.
@@ -128,9 +136,9 @@ def build_app(engine: Engine, flags, credentials=None):
             app,
             blocks,
             path="/",
-            css=page_style(),
-            js=page_script(),
-            footer_links=["api"] if flags.api else [],
+            css=page_style() + "\n" + user_css(engine.paths.data_dir),
+            js=with_api_footer(page_script()) if flags.api else page_script(),
+            footer_links=[],  # Gradio's "Use via API" opens its own panel: ours links the REST docs
             server_name=flags.server_name,
             server_port=flags.port,
             ssr_mode=False,
@@ -215,9 +223,13 @@ def _announce_when_ready(server, engine: Engine, flags, started: float) -> None:
     if flags.no_model_preload:
         return
     try:
-        engine.preload()
+        preload = engine.preload()
     except LookupError as error:
         print(f"Warning: {error}", file=sys.stderr, flush=True)
+        return
+    preload.wait()
+    if preload.error is not None:  # the page shows it too (engine.model_notice()); the console should
+        print(f"Warning: {engine.model_notice() or preload.error}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -7,17 +7,24 @@ beyond plain tensors and containers, so a booby-trapped file is an error, never 
 
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
+
+if TYPE_CHECKING:
+    import torch
 
 
 class NetworkFileError(Exception):
     """A network file that cannot be used; the message says which file and why."""
 
 
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+def load_tensors(path: Path) -> "dict[str, torch.Tensor]":
+    # torch is imported here, not at the top: the extension loads at start-up (listing networks
+    # reads only metadata), and importing torch then would delay the page by seconds.
+    import torch
+    from safetensors.torch import load_file
+
     if path.suffix.lower() == ".safetensors":
         try:
             return load_file(str(path), device="cpu")

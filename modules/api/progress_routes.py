@@ -108,7 +108,7 @@ def build_internal_router(engine: Engine) -> APIRouter:
         if job.state == JobState.QUEUED:
             position = engine.queue.position(job)
             return InternalProgressResponse(
-                active=False, queued=True, completed=False, id_live_preview=-1, textinfo=f"In queue: {position}"
+                active=False, queued=True, completed=False, id_live_preview=-1, textinfo=_queued_text(engine, position)
             )
         if job.done:
             return InternalProgressResponse(active=False, queued=False, completed=True, progress=1.0, textinfo=None)
@@ -145,3 +145,8 @@ def _state(job, engine) -> dict:
         "sampling_steps": job.steps if job else 0,
         "queued": engine.queue.waiting,
     }
+
+
+def _queued_text(engine, position) -> str:
+    loading = engine.model_loading()
+    return f"Loading model {loading}..." if loading else f"In queue: {position}"

@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--disable-extra-extensions", action="store_true", help="load only the extensions that ship with the app"
     )
     parser.add_argument(
+        "--theme",
+        choices=("dark", "light"),
+        default=None,
+        help="open the UI in this theme (default: follow the browser's setting)",
+    )
+    parser.add_argument(
         "--enable-insecure-extension-access",
         action="store_true",
         help="allow installing and updating extensions from the UI even when listening beyond localhost",

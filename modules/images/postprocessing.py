@@ -1,6 +1,7 @@
 """Extras: upscaling (A1111's built-in first step) then the chosen post-processing steps
 (contributed by extensions) on each image, as one job on the engine's queue."""
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,10 +113,70 @@ class ExtrasOutput:
     image: Image.Image
     info: dict[str, object] = field(default_factory=dict)  # "Postprocess upscaler": name, ...
     name: str = ""  # the source's file name, for Batch process and Batch from directory
+    source_text: dict[str, str] = field(default_factory=dict)  # the source's PNG text chunks ("parameters" ...)
+    saved: Path | None = None  # where it was saved, when it was
 
     @property
     def infotext(self) -> str:
         return ", ".join(f"{key}: {value}" for key, value in self.info.items())
+
+
+EXTRAS_FOLDER = "extras-images"  # A1111's outdir_extras_samples, under the outputs folder
+
+
+def save_extras_outputs(outputs: list[ExtrasOutput], folder: Path) -> list[Path]:
+    """A1111's Extras saving (the UI's Single image and Batch process; the API saves nothing):
+    NNNNN.png (NNNNN-<source name>.png for a named source) straight in `folder`, each written
+    atomically, keeping the source's text chunks (its generation "parameters") and adding the
+    postprocess infotext as A1111 does, in "postprocessing" and "extras"."""
+    from modules.atomic import write_bytes_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    number = _next_number(folder)  # the queue's one worker runs this: no other Extras save races it
+    saved = []
+    for output in outputs:
+        stem = Path(output.name).stem if output.name else ""
+        path = folder / (f"{number:05d}-{stem}.png" if stem else f"{number:05d}.png")
+        write_bytes_atomic(path, _png_with_text(output.image, _saved_text(output)))
+        output.saved = path
+        saved.append(path)
+        number += 1
+    return saved
+
+
+def _next_number(folder: Path) -> int:
+    """One past the highest NNNNN of NNNNN.png / NNNNN-name.png already there."""
+    numbers = [int(match[1]) for path in folder.iterdir() if (match := _EXTRAS_NUMBERED.match(path.name))]
+    return max(numbers, default=-1) + 1
+
+
+_EXTRAS_NUMBERED = re.compile(r"^(\d+)[-.]")
+
+
+def _saved_text(output: ExtrasOutput) -> dict[str, str]:
+    text = dict(output.source_text)
+    if output.infotext:
+        text["postprocessing"] = output.infotext
+        text["extras"] = output.infotext
+    return text
+
+
+def _png_with_text(image: Image.Image, text: dict[str, str]) -> bytes:
+    import io
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def text_chunks(image: Image.Image) -> dict[str, str]:
+    """A picture's string metadata worth carrying into the saved result (PNG text chunks)."""
+    return {key: value for key, value in image.info.items() if isinstance(key, str) and isinstance(value, str)}
 
 
 def upscale_image(upscalers, image: Image.Image, options: UpscaleOptions) -> tuple[Image.Image, dict]:
@@ -159,11 +220,13 @@ def process_images(engine, images: list[tuple[str, Image.Image]], upscale: Upsca
         if job is not None and job.interrupted:
             break
         info: dict[str, object] = {}
+        source_text = text_chunks(image)
         target = step_target_size(image, upscale)
         if upscale is not None and upscale.active:
             image, info = upscale_image(engine.upscalers, image, upscale)
         made = run_steps(engine, image, chosen, target) if chosen else [image]
-        outputs.extend(ExtrasOutput(picture, info, _numbered(name, number)) for number, picture in enumerate(made))
+        outputs.extend(ExtrasOutput(picture, info, _numbered(name, number), source_text)
+                       for number, picture in enumerate(made))  # fmt: skip
         if job is not None:
             job.report_step(index, 1, 1)
     return outputs
@@ -178,17 +241,25 @@ def _numbered(name: str, number: int) -> str:
 
 
 def submit_extras(engine, images: list[tuple[str, Image.Image]], upscale: UpscaleOptions | None,
-                  chosen: list[tuple[object, BaseModel]], job_id: str | None = None):  # fmt: skip
+                  chosen: list[tuple[object, BaseModel]], job_id: str | None = None,
+                  save_to: Path | None = None):  # fmt: skip
     """Queue an Extras job on the engine's queue (so it never competes with a generation for
-    memory); the Job's result is a list of ExtrasOutput. Names and counts are checked now."""
+    memory); the Job's result is a list of ExtrasOutput, saved into `save_to` when given (a save
+    that fails fails the job, saying where). Names and counts are checked now."""
     if not images:
         raise PostprocessingError("no image to process")
     if len(images) > MAX_EXTRAS_IMAGES:
         raise PostprocessingError(f"{len(images)} images is more than {MAX_EXTRAS_IMAGES} in one Extras job")
     if upscale is not None:  # nothing chosen at all: the pictures come back as they are, as in A1111
         upscale = upscale.checked(engine.upscalers)
-    return engine.queue.submit(lambda job: process_images(engine, images, upscale, chosen, job),
-                               description=f"extras: {len(images)} image(s)", job_id=job_id)  # fmt: skip
+
+    def work(job):
+        outputs = process_images(engine, images, upscale, chosen, job)
+        if save_to is not None and outputs:
+            save_extras_outputs(outputs, save_to)
+        return outputs
+
+    return engine.queue.submit(work, description=f"extras: {len(images)} image(s)", job_id=job_id)
 
 
 def list_input_folder(folder: str) -> list[Path]:
@@ -217,23 +288,21 @@ def submit_extras_folder(engine, input_dir: str, output_dir: str, upscale: Upsca
             "machine (--enable-insecure-extension-access allows it)"
         )
     pictures = list_input_folder(input_dir)
-    target = Path(output_dir).expanduser() if output_dir.strip() else engine.paths.outputs_dir / "extras-images"
+    target = Path(output_dir).expanduser() if output_dir.strip() else engine.paths.outputs_dir / EXTRAS_FOLDER
     if upscale is not None:  # nothing chosen at all: the pictures come back as they are, as in A1111
         upscale = upscale.checked(engine.upscalers)
 
     def work(job):
         from modules.atomic import write_bytes_atomic
         from modules.images.decoding import open_image
-        from modules.images.saving import png_bytes
 
         limit = int(engine.settings.get("image_max_pixels"))
         images = [(path.name, open_image(path.read_bytes(), limit, path.name)) for path in pictures]
         outputs = process_images(engine, images, upscale, chosen, job)
         target.mkdir(parents=True, exist_ok=True)
         for output in outputs:
-            write_bytes_atomic(
-                target / f"{Path(output.name).stem}.png", png_bytes(output.image, output.infotext or None)
-            )
+            output.saved = target / f"{Path(output.name).stem}.png"
+            write_bytes_atomic(output.saved, _png_with_text(output.image, _saved_text(output)))
         return outputs
 
     return engine.queue.submit(work, description=f"extras: {len(pictures)} picture(s) from a folder", job_id=job_id)

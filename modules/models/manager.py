@@ -39,6 +39,7 @@ class ModelManager:
         preferred: str | None = None,
         bundled: tuple[Path, ...] = (),
         on_loaded=None,
+        loader=None,
     ):
         self._dirs = checkpoint_dirs
         self._bundled = bundled
@@ -53,6 +54,11 @@ class ModelManager:
         self._lock = threading.RLock()
         self._loaded = None
         self._on_loaded = on_loaded or (lambda model: None)
+        # (info, sha256, policy, cache_dir) -> LoadedModel; a test may wrap it to hold a load midway.
+        self.loader = loader
+        # What is being read now, and why the last load failed: the UI says both while a job waits.
+        self._loading: CheckpointInfo | None = None
+        self._failure: tuple[CheckpointInfo, str] | None = None
 
     # --- listing -------------------------------------------------------------------
     def checkpoints(self) -> list[CheckpointInfo]:
@@ -72,6 +78,17 @@ class ModelManager:
     @property
     def loaded(self):
         return self._loaded
+
+    @property
+    def loading(self) -> CheckpointInfo | None:
+        """The checkpoint being loaded right now (None when no load is in progress)."""
+        return self._loading
+
+    @property
+    def load_failure(self) -> str | None:
+        """Why the last load failed, naming the file ("" or None once a load has succeeded since)."""
+        failure = self._failure
+        return None if failure is None else f"Model {failure[0].name} failed to load: {failure[1]}"
 
     def default_checkpoint(self) -> CheckpointInfo:
         found = self.checkpoints()
@@ -119,13 +136,28 @@ class ModelManager:
             info = wanted if isinstance(wanted, CheckpointInfo) else self.resolve(wanted)
             if self._loaded is not None and self._loaded.info.path == info.path:
                 return self._loaded
-            if self._policy is None:
-                self._policy = self._policy_factory()
+            self._loading = info
             try:
-                sha256 = self._hashes.sha256(info.path)
-            except OSError as error:  # vanished since listing, or replaced by a non-regular file
-                raise CheckpointLoadError(f"{info.name}: cannot be read ({type(error).__name__})") from error
-            model = load_checkpoint(info, sha256, self._policy, self._cache_dir)
+                if self._policy is None:  # importing torch is part of the first load's wait
+                    self._policy = self._policy_factory()
+                try:
+                    sha256 = self._hashes.sha256(info.path)
+                except OSError as error:  # vanished since listing, or replaced by a non-regular file
+                    raise CheckpointLoadError(f"{info.name}: cannot be read ({type(error).__name__})") from error
+                model = (self.loader or load_checkpoint)(info, sha256, self._policy, self._cache_dir)
+            except Exception as error:
+                self._failure = (info, _reason(info, error))
+                raise
+            finally:
+                self._loading = None
+            self._failure = None
             self._loaded = model
             self._on_loaded(model)
             return model
+
+
+def _reason(info: CheckpointInfo, error: BaseException) -> str:
+    """The error's message without the file name the loader's messages start with."""
+    text = str(error) or type(error).__name__
+    prefix = f"{info.name}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -23,7 +23,7 @@ from modules.processing.job_images import JobImages
 from modules.processing.networks import ActiveNetworks
 from modules.processing.prepare import PreparedRequest
 from modules.processing.prompting import JobPrompts
-from modules.processing.result import GeneratedImage, GenerationResult
+from modules.processing.result import GeneratedImage, GenerationResult, JobMeter, tag_output_size
 from modules.prompts.conditioning import encode_prompt
 from modules.prompts.extra_networks import strip_tags
 from modules.sampling import catalog, noise
@@ -37,6 +37,7 @@ def generate(p: ProcessingContext, engine, job, prepared: PreparedRequest) -> Ge
     """One generation with the context's current fields, calling the extension stages. The names
     come resolved in `prepared`: nothing is looked up again here."""
     sampler, schedule = prepared.sampler, prepared.schedule
+    meter = JobMeter(getattr(p.model.unet, "device", None))
     hooks = StageHooks.for_job(engine, p, prepared.alwayson_args, "img2img" if p.request.init_images else "txt2img")
     hooks.run("before_process")
     shown_prompt, shown_negative = p.prompt, p.negative_prompt  # infotext keeps the tags, as A1111's does
@@ -68,6 +69,7 @@ def generate(p: ProcessingContext, engine, job, prepared: PreparedRequest) -> Ge
     finally:
         networks.deactivate()
     hooks.run("postprocess", result=result)
+    meter.finish(result)
     return result
 
 
@@ -97,7 +99,10 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         options=request.sampler_options(),
     )
     p.extra_generation_params.update(_seed_params(request, seed_plan, noise_settings))
-    on_latents = _previewer(p, job, engine)
+    # The preview carries the size the result will have (the hires pass's when there is one): the UI
+    # draws it at that size.
+    output_size = (second.target.width, second.target.height) if second is not None else (p.width, p.height)
+    on_latents = _previewer(p, job, engine, output_size)
     first_steps = stage.run_steps if stage is not None else p.steps
     job.set_total(request.n_iter, first_steps + (second.run_steps if second else 0))
     step_hooks = hooks.step_hooks()
@@ -138,6 +143,10 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         decoded = decode_latents(decoder, latents)
         if stage is not None:
             decoded = stage.finish(p, hooks, decoded, batch_index * request.batch_size)
+        # A batch stopped before its last step (Interrupt or Skip) is half-denoised noise: shown, not
+        # saved, as A1111 does (its save_samples() refuses while interrupted or skipped).
+        skipped = stopped and job.take_skip()
+        save = request.save_images and not stopped
         made = zip(prompts, seeds, subseeds, decoded, strict=True)
         for prompt, seed, subseed, image in made:
             item = PostprocessImageParams(image=image, seed=seed, index=len(result.images))
@@ -148,7 +157,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             shown, shown_negative = job_images.record(len(result.images), prompt, negative, seed, subseed)
             infotext = build_infotext(shown, shown_negative, params_for_image)
             folder = IMG2IMG_SUBDIR if stage is not None else OUTPUT_SUBDIR
-            path = save_image(engine, result, item.image, seed, infotext, folder) if request.save_images else None
+            path = save_image(engine, result, item.image, seed, infotext, folder) if save else None
             result.images.append(
                 GeneratedImage(
                     image=item.image,
@@ -160,7 +169,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                     negative_prompt=shown_negative,
                 )
             )
-        if stopped and not job.take_skip():  # Skip ends only this batch; Interrupt ends the job
+        if stopped and not skipped:  # Skip ends only this batch; Interrupt ends the job
             result.interrupted = True
             break
 
@@ -383,8 +392,9 @@ def _refiner_switch(engine, p, prompts: list[str], negative: str, info) -> Refin
     return RefinerSwitch(engine, p, prompts, negative, info)
 
 
-def _previewer(p, job, engine):
-    """Every N steps (setting), a preview of the latents for the progress display; None when off."""
+def _previewer(p, job, engine, output_size: tuple[int, int]):
+    """Every N steps (setting), a preview of the latents for the progress display, tagged with
+    `output_size` (width, height); None when off."""
     every = int(p.settings.get("show_progress_every_n_steps") or 0)
     if every <= 0:
         return None
@@ -393,7 +403,7 @@ def _previewer(p, job, engine):
 
     def on_latents(step: int, latents) -> None:
         if step % every == 0:
-            job.set_preview(make_preview(method, p.model, latents, taesd))
+            job.set_preview(tag_output_size(make_preview(method, p.model, latents, taesd), output_size))
             if taesd is not None and taesd.problem and taesd.problem not in p.warnings:
                 p.warnings.append(taesd.problem)  # the job still runs, with cheap previews
 

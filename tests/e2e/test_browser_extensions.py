@@ -84,6 +84,7 @@ def test_extension_tab_works(ui_server, page):
 
 def test_settings_tab_saves_extension_settings(ui_server, page):
     open_tab(page, ui_server, "Settings")
+    page.locator("#settings_pages label", has_text="Example").first.click()
     page.fill("#setting_example_suffix textarea, #setting_example_suffix input", "at night")
     page.click("#settings_submit")
     page.wait_for_function("document.querySelector('#settings_result').innerText.includes('saved')")
@@ -94,6 +95,7 @@ def test_settings_tab_saves_extension_settings(ui_server, page):
 def test_script_menu_and_extra_networks_picker(ui_server, page):
     open_ui(page, ui_server)
     page.fill("#txt2img_prompt textarea", "a cat")
+    page.locator("#txt2img_extra_networks_accordion").get_by_text("Extra networks").first.click()  # closed at first
     page.click("#txt2img_extra_networks_list input")
     page.get_by_role("option", name="example: demo").click()
     page.click("#txt2img_extra_networks_add")

@@ -1,8 +1,6 @@
 """Prompt tools in a real browser: live token counters, styles saved and applied, clip skip
 quick setting filled from pasted infotext."""
 
-import json
-
 import pytest
 
 from tests.e2e.browser import open_ui, start_ui_server
@@ -50,7 +48,7 @@ def test_styles_are_saved_applied_and_used(ui_server, page):
     assert page.input_value("#txt2img_neg_prompt textarea") == "lowres"
 
 
-def test_pasted_infotext_sets_clip_skip_and_takes_styles_back_out(ui_server, page):
+def test_pasted_infotext_overrides_clip_skip_and_takes_styles_back_out(ui_server, page):
     open_ui(page, ui_server)
     infotext = (
         "masterpiece, a dog\nNegative prompt: lowres\n"
@@ -61,13 +59,9 @@ def test_pasted_infotext_sets_clip_skip_and_takes_styles_back_out(ui_server, pag
     page.wait_for_function("document.querySelector('#txt2img_prompt textarea').value === 'a dog'")
     assert page.input_value("#txt2img_neg_prompt textarea") == ""
     assert "fancy" in page.inner_text("#txt2img_styles")
-    page.wait_for_function("document.querySelector('#quicksettings_clip_skip input[type=number]').value === '2'")
-    for _ in range(50):
-        saved = json.loads((ui_server.data_dir / "config.json").read_text())
-        if saved.get("CLIP_stop_at_last_layers") == 2:
-            break
-        page.wait_for_timeout(100)
-    assert saved["CLIP_stop_at_last_layers"] == 2
+    # Clip skip pasted is the request's override (A1111's Override settings), not the global setting.
+    page.wait_for_function("document.querySelector('#txt2img_override_settings').innerText.includes('Clip skip: 2')")
+    assert page.input_value("#quicksettings_clip_skip input[type=number]") == "1"
     page.click("#txt2img_generate")
     page.wait_for_function(
         "document.querySelector('#html_info_txt2img').innerText.includes('Clip skip: 2')", timeout=60_000

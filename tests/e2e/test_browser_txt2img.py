@@ -153,7 +153,12 @@ def test_live_preview_and_skip(ui_server, page):
         set_number(page, elem_id, value)
     set_number(page, "txt2img_batch_count", 2)
     page.click("#txt2img_generate")
-    page.wait_for_selector("#txt2img_live_preview img", timeout=60_000)  # after step 10 (the default)
+    # The live preview stands in the gallery (after step 10, the default) while the job runs.
+    page.wait_for_function(
+        "document.querySelectorAll('#txt2img_gallery img').length === 1 && "
+        "document.querySelector('#txt2img_progress').innerText.includes('Step')",
+        timeout=60_000,
+    )
     page.click("#txt2img_skip")
     page.wait_for_function("/batch 2\\/2/.test(document.querySelector('#txt2img_progress').innerText)", timeout=60_000)
     page.click("#txt2img_interrupt")

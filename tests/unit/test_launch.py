@@ -44,10 +44,14 @@ def test_tests_stop_naming_the_install_command_when_no_browser_can_be_had(tmp_pa
     assert launch.run_tests(["--collect-only"]) == 1  # stops before ruff and pytest
 
 
-def test_a_browser_on_the_path_is_enough(tmp_path, monkeypatch):
+def test_a_browser_on_the_path_and_the_emoji_font_are_enough(tmp_path, monkeypatch):
     launch = load_launch()
     browser = tmp_path / "chromium"
     browser.write_text("#!/bin/sh\n")
     browser.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
+    font = tmp_path / "NotoColorEmoji.ttf"
+    monkeypatch.setattr(launch, "EMOJI_FONT", font)
+    assert "fonts-noto-color-emoji" in launch.browser_problem()  # the browser alone: icons would be boxes
+    font.write_bytes(b"font")
     assert launch.browser_problem() is None

@@ -1,4 +1,4 @@
-"""The checkpoint dropdown at the top of the page, with a refresh button."""
+"""The checkpoint dropdown of the quicksettings row, with a refresh button."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -6,8 +6,6 @@ from dataclasses import dataclass
 import gradio as gr
 
 from modules.engine import Engine
-from modules.processing.request import Txt2ImgRequest
-from webui.components.field_group import slider_for
 from webui.components.progress import message_html
 
 
@@ -27,28 +25,23 @@ def current_name(engine: Engine) -> str | None:
 
 
 @dataclass
-class CheckpointRow:
+class CheckpointPicker:
     dropdown: gr.Dropdown  # tabs pass its value with each request
-    message: gr.HTML
     refresh: Callable  # -> (dropdown update, message html)
-    clip_skip: gr.Slider  # a quick setting, as A1111 users add it: CLIP_stop_at_last_layers
 
 
-def build_checkpoint_row(engine: Engine) -> CheckpointRow:
-    with gr.Row(elem_id="quicksettings"):
-        dropdown = gr.Dropdown(
-            label="Stable Diffusion checkpoint",
-            choices=checkpoint_choices(engine),
-            value=current_name(engine),
-            elem_id="setting_sd_model_checkpoint",
-            scale=4,
-        )
-        refresh = gr.Button("↻", elem_id="refresh_sd_model_checkpoint", scale=0, min_width=48)
-        clip_skip = slider_for(
-            Txt2ImgRequest, "clip_skip", value=engine.settings.get("CLIP_stop_at_last_layers"), label="Clip skip",
-            elem_id="quicksettings_clip_skip", scale=1, min_width=160,
-        )  # fmt: skip
-        message = gr.HTML(elem_id="checkpoint_message")
+def build_checkpoint_picker(engine: Engine, message: gr.HTML, visible: bool = True) -> CheckpointPicker:
+    """The checkpoint dropdown and its ↻ (in the current row). Hidden when quicksettings_list leaves
+    it out: the tabs still read the checkpoint to use from it."""
+    dropdown = gr.Dropdown(
+        label="Stable Diffusion checkpoint",
+        choices=checkpoint_choices(engine),
+        value=current_name(engine),
+        elem_id="setting_sd_model_checkpoint",
+        visible=visible,
+        scale=4,
+    )
+    refresh = gr.Button("↻", elem_id="refresh_sd_model_checkpoint", scale=0, min_width=48, visible=visible)
 
     def switch(name):
         if not name:
@@ -64,23 +57,12 @@ def build_checkpoint_row(engine: Engine) -> CheckpointRow:
         dropdown_update = gr.Dropdown(choices=choices, value=current_name(engine))
         if not choices:
             return dropdown_update, message_html(_no_checkpoint_text(engine), "error")
-        return dropdown_update, message_html("")
+        return dropdown_update, message_html(engine.model_notice() or "", "error")
 
     # .input, not .change: only a user's pick loads a model, not a refreshed list.
     dropdown.input(switch, inputs=dropdown, outputs=message, concurrency_limit=None)
     refresh.click(refresh_choices, outputs=[dropdown, message])
-
-    # .change: a pasted infotext sets it too, and that must reach the setting.
-    def save_clip_skip(value) -> None:
-        engine.settings.update({"CLIP_stop_at_last_layers": int(value)})
-
-    clip_skip.change(
-        save_clip_skip,
-        inputs=clip_skip,
-        queue=False,
-        show_progress="hidden",
-    )
-    return CheckpointRow(dropdown=dropdown, message=message, refresh=refresh_choices, clip_skip=clip_skip)
+    return CheckpointPicker(dropdown=dropdown, refresh=refresh_choices)
 
 
 def _no_checkpoint_text(engine: Engine) -> str:

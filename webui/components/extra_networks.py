@@ -24,7 +24,11 @@ def network_choices(engine: Engine) -> list[tuple[str, str]]:
 
 
 def build_extra_networks_row(engine: Engine, prompt: gr.Textbox, tab: str) -> None:
-    with gr.Row(elem_id=f"{tab}_extra_networks"):
+    # Closed until wanted: the prompt row stays compact (A1111 hides its cards behind a button too).
+    with (
+        gr.Accordion("Extra networks", open=False, elem_id=f"{tab}_extra_networks_accordion"),
+        gr.Row(elem_id=f"{tab}_extra_networks"),
+    ):
         picker = gr.Dropdown(
             label="Extra networks",
             choices=network_choices(engine),

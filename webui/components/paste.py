@@ -15,6 +15,10 @@ from webui.components.prompt_box import style_names
 
 # Request fields a pasted infotext puts straight into their controls (others need a check or a default).
 PASTED_FIELDS = ("prompt", "negative_prompt", "steps", "width", "height", "cfg_scale", "seed")
+CLIP_SKIP = "CLIP_stop_at_last_layers"
+# Infotext key -> the setting a pasted value overrides for the next generations. "Clip skip" is a
+# request field in the infotext, but pasted it is an override as in A1111, shown in the same box.
+PASTED_SETTINGS = {**INFOTEXT_SETTINGS, "Clip skip": CLIP_SKIP}
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,11 @@ def build_override_box(tab: str) -> gr.Dropdown:
 def build_paste(tab, extra_outputs: list, extra_updates: Callable[[dict], dict]) -> ParametersPaste:
     """Wire "Read parameters" (and a PNG dropped on the prompt): the common fields, plus what
     `extra_updates(fields)` sets among `extra_outputs` (the tab's own controls)."""
-    engine, box, clip_skip = tab.engine, tab.top.box, tab.clip_skip
+    engine, box = tab.engine, tab.top.box
     pasted_fields = {name: tab.form.fields[name] for name in PASTED_FIELDS}
     message = tab.message
     pasted = [message, tab.override_box, tab.sampler, tab.schedule, box.styles, *pasted_fields.values(),
-              *tab.seed_extra.components, *tab.scripts.components, *extra_outputs,
-              *([clip_skip] if clip_skip is not None else [])]  # fmt: skip
+              *tab.seed_extra.components, *tab.scripts.components, *extra_outputs]  # fmt: skip
 
     def paste_parameters(text):
         """Infotext pasted into the prompt box -> every field it names, scripts' args included."""
@@ -57,9 +60,10 @@ def build_paste(tab, extra_outputs: list, extra_updates: Callable[[dict], dict])
         updates.update(tab.seed_extra.pasted_values(fields))
         if "styles" in fields:
             updates[box.styles] = gr.update(choices=style_names(engine), value=fields["styles"])
-        if clip_skip is not None:
-            updates[clip_skip] = fields.get("clip_skip", 1)
-        entries = override_entries_for(engine, fields.get("override_settings", {}))
+        # Clip skip too is the request's override, never the global setting (the quick setting stays);
+        # a text without it was made with 1, as A1111 reads it.
+        overrides = {**fields.get("override_settings", {}), CLIP_SKIP: fields.get("clip_skip", 1)}
+        entries = override_entries_for(engine, overrides)
         updates[tab.override_box] = gr.update(choices=entries, value=entries, visible=bool(entries))
         if "sampler_name" in fields:
             try:
@@ -83,7 +87,7 @@ def build_paste(tab, extra_outputs: list, extra_updates: Callable[[dict], dict])
 
 def override_entries_for(engine: Engine, overrides: dict) -> list[str]:
     """Pasted settings as "Infotext key: value" entries, those equal to the current settings left out."""
-    labels = {setting: key for key, setting in INFOTEXT_SETTINGS.items()}
+    labels = {setting: key for key, setting in PASTED_SETTINGS.items()}
     return [f"{labels[k]}: {v}" for k, v in overrides.items() if k in labels and engine.settings.get(k) != v]
 
 
@@ -92,6 +96,6 @@ def overrides_from_entries(engine: Engine, entries) -> dict:
     raw = {}
     for entry in entries or []:
         key, _, value = str(entry).partition(": ")
-        if key in INFOTEXT_SETTINGS:
-            raw[INFOTEXT_SETTINGS[key]] = value
+        if key in PASTED_SETTINGS:
+            raw[PASTED_SETTINGS[key]] = value
     return engine.readable_overrides(raw)

@@ -5,9 +5,14 @@ import html
 from modules.jobs import Job, JobState
 
 
-def progress_html(job: Job | None, position: int) -> str:
+def progress_html(job: Job | None, position: int, loading_model: str | None = None) -> str:
+    """`loading_model`: the checkpoint being loaded now (Engine.model_loading()): a job waiting
+    behind that load, or running into it before its first step, says so instead of its queue place."""
     if job is None:
         return ""
+    if loading_model and (job.state == JobState.QUEUED or (job.state == JobState.RUNNING and job.step == 0)):
+        behind = f" · position {position} in queue" if position > 1 else ""
+        return _bar(0.0, f"Loading model {loading_model}...{behind}")
     if job.state == JobState.QUEUED:
         return _bar(0.0, f"Waiting in queue: position {position}")
     if job.state == JobState.RUNNING:

@@ -4,6 +4,7 @@ import gradio as gr
 
 from modules.processing.request import SIZE_MULTIPLE, SeedKnobs
 from webui.components.field_group import FieldGroup, field_defaults, number_for, slider_for
+from webui.components.icon_button import icon_button
 
 DEFAULTS = field_defaults(SeedKnobs)
 
@@ -24,7 +25,7 @@ def build_seed_extra(tab: str) -> SeedExtra:
     with gr.Accordion("Extra (variation seed)", open=False, elem_id=f"{tab}_seed_extras"):
         with gr.Row():
             subseed = number_for(SeedKnobs, "subseed", label="Variation seed", elem_id=f"{tab}_subseed", scale=3)
-            random = gr.Button("Random", elem_id=f"{tab}_random_subseed", scale=0, min_width=72, size="sm")
+            random = icon_button("🎲", f"{tab}_random_subseed")
             strength = slider_for(SeedKnobs, "subseed_strength", step=0.01, label="Variation strength",
                                   elem_id=f"{tab}_subseed_strength", scale=3)  # fmt: skip
         with gr.Row():

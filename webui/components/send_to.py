@@ -39,9 +39,10 @@ def gallery_pick(gallery_value, state: dict | None) -> tuple[str | None, str]:
 
 
 def wire_gallery_send_buttons(source, targets: SendTargets) -> None:
-    """`source`: a GenerationTab whose output panel holds the gallery and the three buttons."""
+    """`source`: a GenerationTab whose output panel holds the gallery and its buttons."""
     img2img, panel = targets.img2img, source.output
     message = panel.message
+    panel.wire_actions(source.engine, source.session)  # Open folder, Save, Zip: beside the send-to buttons
 
     def sender(target: str):
         def send(gallery_value, state):

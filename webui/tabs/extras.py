@@ -6,6 +6,7 @@ import gradio as gr
 
 from modules.engine import Engine
 from modules.images.postprocessing import (
+    EXTRAS_FOLDER,
     MAX_EXTRAS_IMAGES,
     RESIZE_MODES,
     UpscaleOptions,
@@ -108,7 +109,8 @@ def build_extras_tab(engine: Engine) -> gr.Image:
                 images = _uploaded(engine, values[source] if kind == 0 else None, values[batch_files], kind)
                 if isinstance(images, str):
                     return gr.skip(), gr.skip(), message_html(images, "error")
-                job = submit_extras(engine, images, upscale, chosen)
+                # A1111 saves every Extras result made in the UI (the API saves nothing).
+                job = submit_extras(engine, images, upscale, chosen, save_to=engine.paths.outputs_dir / EXTRAS_FOLDER)
         except ValueError as error:
             return gr.skip(), gr.skip(), message_html(str(error), "error")
         await job.wait_async()  # on the event loop: waiting holds no thread
@@ -123,6 +125,8 @@ def build_extras_tab(engine: Engine) -> gr.Image:
         text = f"{what}: {len(outputs)} image(s), {first.width}x{first.height} {first.mode}"
         if outputs[0].infotext:
             text += f" ({outputs[0].infotext})"
+        if outputs[0].saved is not None:
+            text += f"; saved to {outputs[0].saved.parent}"
         gallery_images = [(output.image, output.name or None) for output in outputs]
         return first, gallery_images, message_html(text, "info")
 

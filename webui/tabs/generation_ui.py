@@ -15,6 +15,7 @@ from modules.jobs import Job
 from modules.processing.request import SIZE_MULTIPLE, GenerationRequest, explain_error
 from modules.sampling import catalog
 from webui.components.field_group import FieldGroup, slider_for
+from webui.components.icon_button import icon_button
 from webui.components.output_panel import (
     POLL_SECONDS,
     OutputPanel,
@@ -65,10 +66,16 @@ def build_steps(tab: str) -> gr.Slider:
 
 
 def build_size_sliders(tab: str, size: int) -> tuple[gr.Slider, gr.Slider]:
-    width = slider_for(GenerationRequest, "width", value=size, step=SIZE_MULTIPLE, label="Width",
-                       elem_id=f"{tab}_width")  # fmt: skip
-    height = slider_for(GenerationRequest, "height", value=size, step=SIZE_MULTIPLE, label="Height",
-                        elem_id=f"{tab}_height")  # fmt: skip
+    """Width and Height, with A1111's ⇅ button beside them that swaps the two."""
+    with gr.Row(elem_classes=["sd-size-row"]):
+        with gr.Column(scale=6, min_width=200):
+            width = slider_for(GenerationRequest, "width", value=size, step=SIZE_MULTIPLE, label="Width",
+                               elem_id=f"{tab}_width")  # fmt: skip
+            height = slider_for(GenerationRequest, "height", value=size, step=SIZE_MULTIPLE, label="Height",
+                                elem_id=f"{tab}_height")  # fmt: skip
+        swap = icon_button("⇅", f"{tab}_res_switch_btn")
+    swap.click(None, inputs=[width, height], outputs=[width, height], js="(w, h) => [h, w]", queue=False,
+               show_progress="hidden")  # fmt: skip
     return width, height
 
 

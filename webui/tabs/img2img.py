@@ -21,6 +21,7 @@ from modules.processing.request import (
     Img2ImgRequest,
 )
 from modules.processing.request import MASK_MODES as MASK_MODE_LABELS
+from webui.components.extra_networks import build_extra_networks_row
 from webui.components.field_group import field_default, slider_for
 from webui.components.img2img_inputs import (
     MASK_MODES,
@@ -177,6 +178,7 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     pictures = gr.State(None)  # what Generate's first step read: {"init", "mask"} or {"error"}
     with gr.Row():
         with gr.Column(scale=1):
+            build_extra_networks_row(engine, top.box.prompt, "img2img")
             with gr.Tabs(elem_id="mode_img2img") as subtabs:
                 with gr.Tab(MODES["img2img"], id="img2img", elem_id="img2img_img2img_tab") as tab_img2img:
                     image = _picture("img2img_image", "Image for img2img")
@@ -233,7 +235,7 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                             scale = gr.Slider(SCALE_MIN, SCALE_MAX, value=1.0, step=SCALE_STEP, label="Scale",
                                               elem_id="img2img_scale")  # fmt: skip
                             scale_label = gr.HTML(resize_label(None, 1.0), elem_id="img2img_scale_resolution_preview")
-                with gr.Column(scale=1, min_width=120):
+                with gr.Column(scale=2, min_width=180):
                     batch_count, batch_size = build_batch_sliders("img2img")
             cfg = build_cfg("img2img")
             denoising = slider_for(Img2ImgRequest, "denoising_strength", value=DENOISING_DEFAULT, step=0.01,
@@ -326,12 +328,14 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     knobs = [denoising, resize_mode, mask_blur, inpainting_fill, inpaint_area, padding, mask_mode]
     inputs = {*tab.inputs, *knobs, pictures, resize_tab, scale, batch_input, batch_output, batch_masks, use_png_info}
     for trigger in (top.generate.click, top.box.prompt.submit):
-        shown = trigger(None, inputs=[shown_mode, resize_tab], outputs=[shown_mode, resize_tab], js=SHOWN_TABS_JS)
+        shown = top.busy_from(trigger).then(None, inputs=[shown_mode, resize_tab], outputs=[shown_mode, resize_tab],
+                                            js=SHOWN_TABS_JS)  # fmt: skip
         read = shown.then(read_pictures, inputs=picture_inputs, outputs=pictures, preprocess=False,
                           concurrency_limit=None, show_progress="hidden")  # fmt: skip
         generated = read.then(run, inputs=inputs, outputs=tab.outputs, concurrency_limit=None, show_progress="hidden")
         # The pictures are in the request now: the session need not hold them until the next Generate.
-        generated.then(lambda: None, outputs=pictures, queue=False, show_progress="hidden")
+        done = generated.then(lambda: None, outputs=pictures, queue=False, show_progress="hidden")
+        top.idle_after(done)
     tab.wire_common()
 
     # --- Read parameters: the common fields and img2img's own.

@@ -4,6 +4,7 @@ import gradio as gr
 
 from modules.engine import Engine
 from modules.processing.request import Txt2ImgRequest
+from webui.components.extra_networks import build_extra_networks_row
 from webui.components.hires import build_hires_controls
 from webui.components.scripts import build_script_controls
 from webui.components.seed_extra import build_seed_extra
@@ -38,12 +39,13 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     top = build_top_row(engine, "txt2img")
     with gr.Row():
         with gr.Column(scale=1):
+            build_extra_networks_row(engine, top.box.prompt, "txt2img")
             sampler, schedule = build_sampler_row("txt2img")
             steps = build_steps("txt2img")
             with gr.Row():
                 with gr.Column(scale=4):
                     width, height = build_size_sliders("txt2img", size)
-                with gr.Column(scale=1, min_width=120):
+                with gr.Column(scale=2, min_width=180):
                     batch_count, batch_size = build_batch_sliders("txt2img")
             cfg = build_cfg("txt2img")
             seed = build_seed_row("txt2img")
@@ -71,8 +73,10 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
 
     inputs = {*tab.inputs, *hires.components}
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
-    top.generate.click(run, inputs=inputs, outputs=tab.outputs, concurrency_limit=None, show_progress="hidden")
-    top.box.prompt.submit(run, inputs=inputs, outputs=tab.outputs, concurrency_limit=None, show_progress="hidden")
+    for trigger in (top.generate.click, top.box.prompt.submit):
+        job = top.busy_from(trigger).then(run, inputs=inputs, outputs=tab.outputs, concurrency_limit=None,
+                                          show_progress="hidden")  # fmt: skip
+        top.idle_after(job)
     tab.wire_common()
     tab.paste = tab.build_paste(hires.components, hires.pasted_values)
     return tab

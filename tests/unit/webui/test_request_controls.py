@@ -87,4 +87,6 @@ def test_generate_and_apply_settings_take_their_inputs_by_name(blocks):
     for elem_id in ("txt2img_generate", "extras_generate", "settings_submit"):
         trigger = by_elem_id(blocks, elem_id)
         [fn] = [fn for fn in blocks.fns.values() if any(t[0] is trigger or t[0] == trigger._id for t in fn.targets)]
+        while fn.fn is None:  # steps run in the page first (Generate's busy label): on to the handler
+            [fn] = [then for then in blocks.fns.values() if then.trigger_after == fn._id]
         assert fn.inputs_as_dict, elem_id

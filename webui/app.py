@@ -29,7 +29,8 @@ def page_script() -> str:
     return "() => {\n" + calls + "}"
 
 
-def build_blocks(engine: Engine):
+def build_blocks(engine: Engine, restart=None):
+    """`restart`: the ServerRestart behind Settings' Reload UI (None: Reload UI reloads the page only)."""
     import gradio as gr
 
     from webui.components.quicksettings import build_quicksettings
@@ -60,7 +61,9 @@ def build_blocks(engine: Engine):
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 build_extensions_tab(engine)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
-                settings = build_settings_tab(engine, mirrors=checkpoint.controls, notes=checkpoint.notes())
+                settings = build_settings_tab(
+                    engine, mirrors=checkpoint.controls, notes=checkpoint.notes(), restart=restart
+                )
         # The send-to buttons under each gallery reach tabs built after theirs: wired once all exist.
         for source in (txt2img, img2img.generation):
             wire_gallery_send_buttons(source, targets)
@@ -98,7 +101,7 @@ def build_extension_tabs(engine: Engine) -> None:
                 gr.HTML(f'<div class="message error">Extension {owner} failed to build this tab: {error}</div>')
 
 
-def build_app(engine: Engine, flags, credentials=None):
+def build_app(engine: Engine, flags, credentials=None, restart=None):
     from fastapi import FastAPI
 
     from modules.api.auth import Credentials
@@ -124,7 +127,7 @@ def build_app(engine: Engine, flags, credentials=None):
         from webui.page_additions import add_notification_route, user_css, with_api_footer
         from webui.ui_config import apply_ui_config, ui_config_path
 
-        blocks = build_blocks(engine)
+        blocks = build_blocks(engine, restart)
         # Before mounting: Gradio builds the page's config from the components' attributes then.
         apply_ui_config(blocks, ui_config_path(engine.paths.data_dir))
         add_notification_route(app, engine.paths.data_dir)
@@ -191,7 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Settings: {problem}", file=sys.stderr, flush=True)
     _report_extension_problems(engine)
     configure_environment(engine)
-    app = build_app(engine, flags, credentials)
+    from webui.restart import ServerRestart
+
+    restart = ServerRestart(flags)
+    app = build_app(engine, flags, credentials, restart)
     print(credentials.describe(), flush=True)
     if not credentials.enabled and listens_beyond_localhost(flags):
         print(f"Warning: listening on {flags.server_name} with no login (--insecure)", file=sys.stderr, flush=True)
@@ -199,9 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=flags.server_name, port=flags.port, log_level="warning"))
+    restart.attach(server)
     threading.Thread(target=_announce_when_ready, args=(server, engine, flags, started), daemon=True).start()
     server.run()
     engine.queue.shutdown()
+    restart.exec_if_requested()
     return 0
 
 

@@ -40,9 +40,25 @@ def field_error_html(reason: str) -> str:
     return f'<div class="sd-message sd-message-error setting-error">{html.escape(reason)}</div>'
 
 
-def build_settings_tab(engine: Engine, mirrors: dict | None = None, notes: list[str] | None = None) -> SettingsTab:
+# After a restart was asked: wait for the old server to go away (or 10 s), then for the new one
+# to answer, then reload; without a restart, reload at once.
+RELOAD_WHEN_BACK_JS = """(restarting) => {
+  if (!restarting) { window.location.reload(); return; }
+  const started = Date.now();
+  let wentDown = false;
+  const poll = () => fetch(window.location.pathname, {cache: "no-store"}).then((answer) => {
+    if (answer.ok && (wentDown || Date.now() - started > 10000)) { window.location.reload(); return; }
+    setTimeout(poll, 500);
+  }, () => { wentDown = true; setTimeout(poll, 500); });
+  setTimeout(poll, 500);
+}"""
+
+
+def build_settings_tab(engine: Engine, mirrors: dict | None = None, notes: list[str] | None = None,
+                       restart=None) -> SettingsTab:  # fmt: skip
     """`mirrors`: {key: control} of the quicksettings row, updated when Apply saves their keys;
-    `notes`: lines shown at the top (e.g. unknown keys in quicksettings_list)."""
+    `notes`: lines shown at the top (e.g. unknown keys in quicksettings_list); `restart`: the
+    ServerRestart behind Reload UI (webui/restart.py; None or not allowed: the page reloads only)."""
     settings = engine.settings
     mirrors = dict(mirrors or {})
     pages = group_by_page(settings.specs)
@@ -101,7 +117,18 @@ def build_settings_tab(engine: Engine, mirrors: dict | None = None, notes: list[
         return [message_html(text, "info"), *error_updates, *mirrored]
 
     apply.click(save, inputs=set(components), outputs=[message, *errors, *mirror_components], queue=False)
-    reload_ui.click(None, js="() => { window.location.reload(); }")
+
+    def reload_server():
+        if restart is not None and restart.request():
+            return message_html("Restarting the server: the page reloads when it is back", "info"), True
+        return message_html("The page reloads; the server was not restarted (it listens beyond this machine: "
+                            "--enable-insecure-extension-access allows it)", "info"), False  # fmt: skip
+
+    # A page-side value (a State's value never reaches the page's script): whether to wait for a restart.
+    restarting = gr.Checkbox(False, visible="hidden", elem_id="settings_restarting")
+    reload_ui.click(reload_server, outputs=[message, restarting], queue=False).then(
+        None, inputs=restarting, js=RELOAD_WHEN_BACK_JS, queue=False
+    )
 
     def show(page, query):
         """The pages and options to show: the chosen page (or all); with a search, every option

@@ -186,12 +186,15 @@ class Engine:
         """The upscalers (None, Lanczos, Nearest, model files under models/ESRGAN, SwinIR, ...),
         made on first use: `names()`, `upscale(image, name, scale)`."""
         if self.upscaler_registry is None:
-            from modules.memory import DevicePolicy
             from modules.upscaling import UpscalerRegistry
 
-            self.upscaler_registry = UpscalerRegistry(self.paths.models_dir, self.settings,
-                                                      lambda: DevicePolicy.from_flags(self.flags))  # fmt: skip
+            self.upscaler_registry = UpscalerRegistry(self.paths.models_dir, self.settings, self._device_policy)
         return self.upscaler_registry
+
+    def _device_policy(self):
+        from modules.memory import DevicePolicy  # torch: imported when a model upscaler first runs
+
+        return DevicePolicy.from_flags(self.flags)
 
     def embeddings_for(self, model):
         """The EmbeddingDatabase for this model's text encoder, reloaded if the folder changed."""

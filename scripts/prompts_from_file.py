@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from modules.plugins.scripts import Script
 from modules.processing.request import GenerationRequest, explain_error
-from modules.sampling import catalog, noise
+from modules.sampling import catalog
 from scripts._prompt_lines import MAX_FILE_BYTES, MAX_TEXT_LENGTH, parse_line, read_prompt_file, split_lines
 from scripts._results import combine, interrupted, plan_parts
 
@@ -97,7 +97,9 @@ class PromptsFromFile(Script):
                 break
             if "seed" not in overrides:
                 if fresh_seeds:
-                    overrides["seed"] = noise.pick_seed(-1)
+                    from modules.sampling.noise import pick_seed  # torch: not at start-up
+
+                    overrides["seed"] = pick_seed(-1)
                 elif args.checkbox_iterate:
                     overrides["seed"] = base_seed + index * per_line
                 else:

@@ -5,15 +5,16 @@ import logging
 import threading
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modules.plugins.types import ExtraNetworkCall, ExtraNetworkItem
 
-from .layout import LayerIndex
 from .library import HashCache, NetworkFile, NetworkLibrary
-from .merge import MergeReport, merge_network
-from .patcher import WeightPatcher
-from .safe_load import NetworkFileError, load_tensors
 from .tags import NetworkRequest, parse_call
+
+if TYPE_CHECKING:  # torch-backed: imported when a network is first merged, not at start-up
+    from .merge import MergeReport
+    from .patcher import WeightPatcher
 
 log = logging.getLogger("sdstudio.extensions.lycoris")
 COMPONENTS = {"unet": "unet", "te": "text_encoder", "te2": "text_encoder_2"}
@@ -45,6 +46,8 @@ class LoraNetworks:
             self._restore(p.model)
             if not calls:
                 return
+            from .patcher import WeightPatcher
+
             patcher = WeightPatcher()
             self._patched[p.model.unet] = patcher
             self._merge_all(p, calls, patcher)
@@ -59,7 +62,11 @@ class LoraNetworks:
         if patcher is not None:
             patcher.restore()
 
-    def _merge_all(self, p, calls: list[ExtraNetworkCall], patcher: WeightPatcher) -> None:
+    def _merge_all(self, p, calls: list[ExtraNetworkCall], patcher: "WeightPatcher") -> None:
+        from .layout import LayerIndex
+        from .merge import merge_network
+        from .safe_load import NetworkFileError, load_tensors
+
         library = NetworkLibrary(p.models_dir)
         components = {key: getattr(p.model, attr, None) for key, attr in COMPONENTS.items()}
         index = LayerIndex({key: module for key, module in components.items() if module is not None})
@@ -97,7 +104,7 @@ class LoraNetworks:
             p.extra_generation_params["Lora hashes"] = ", ".join(hashes)
 
     @staticmethod
-    def _report(p, request: NetworkRequest, network: NetworkFile, report: MergeReport) -> None:
+    def _report(p, request: NetworkRequest, network: NetworkFile, report: "MergeReport") -> None:
         problems = []
         if report.unmatched:
             problems.append(

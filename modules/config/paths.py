@@ -8,7 +8,7 @@ from modules.models.discovery import DEMO_CHECKPOINT_NAME
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_DEMO_MODEL = REPO_ROOT / "models" / "Stable-diffusion" / DEMO_CHECKPOINT_NAME
 BUNDLED_EXTENSIONS_DIR = REPO_ROOT / "extensions"
-BUNDLED_EXTENSIONS = ("rembg", "lycoris")
+BUNDLED_EXTENSIONS = ("rembg", "lycoris", "soft_inpainting")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ channel, then the result's own luminosity put back, so only the colours move.
 numpy + OpenCV only (8-bit Lab: L, a, b each 0..255); scikit-image is not a dependency.
 """
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -16,11 +15,15 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 def color_reference(image: Image.Image) -> np.ndarray:
     """What colour correction matches against, taken from the (resized, filled) init image: its
     pixels in 8-bit Lab, HxWx3 uint8."""
+    import cv2  # here, not at the top: OpenCV need not load while the page starts
+
     return cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2LAB)
 
 
 def apply_color_correction(reference_lab: np.ndarray, image: Image.Image) -> Image.Image:
     """`image` (RGB) with its Lab histograms matched to `reference_lab` and its own luminosity kept."""
+    import cv2
+
     rgb = np.asarray(image.convert("RGB"))
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
     matched = np.stack([match_histogram(lab[..., c], reference_lab[..., c]) for c in range(3)], axis=-1)

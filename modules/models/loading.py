@@ -191,7 +191,8 @@ def native_resolution(info: CheckpointInfo) -> int:
             unet = json.loads((info.path / "unet" / "config.json").read_text(encoding="utf-8"))
             vae = json.loads((info.path / "vae" / "config.json").read_text(encoding="utf-8"))
         else:
-            with safe_open(os.fspath(info.path), framework="pt") as handle:
+            # numpy, not "pt": only the header is read, and torch must not load while the page builds.
+            with safe_open(os.fspath(info.path), framework="numpy") as handle:
                 embedded = (handle.metadata() or {}).get(EMBEDDED_CONFIG_KEY)
             if embedded is None:
                 return 512  # SD 1.x

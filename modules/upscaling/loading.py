@@ -8,8 +8,10 @@ import types
 from enum import Enum
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch loads with the first model read, not when the list is made at start-up
+    import torch
 
 # spandrel returns a descriptor per purpose; only these turn one picture into a bigger/cleaner one.
 IMAGE_PURPOSES = ("SR", "Restoration")
@@ -19,9 +21,11 @@ class UpscalerLoadError(ValueError):
     """The file is not a model spandrel can run as an upscaler; the message says why."""
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path) -> "dict[str, torch.Tensor]":
     """The tensors of a .pth/.pt (torch.load with weights_only: a pickle that would run code is
     refused, not run) or a .safetensors file, on the CPU."""
+    import torch
+
     try:
         if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file

@@ -255,6 +255,13 @@ class Engine:
         info = self.models.resolve(wanted)
         return self.queue.submit(lambda job: self.models.get(wanted), description=f"load {info.name}")
 
+    def submit_unload_checkpoint(self) -> Job:
+        """Through the queue: never under a running job."""
+        return self.queue.submit(lambda job: self.models.unload(), description="unload checkpoint")
+
+    def submit_reload_checkpoint(self) -> Job:
+        return self.queue.submit(lambda job: self.models.reload(), description="reload checkpoint")
+
     def model_loading(self) -> str | None:
         """The checkpoint being loaded now, for "Loading model ..." while a job waits for it."""
         info = self.models.loading

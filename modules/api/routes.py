@@ -105,6 +105,16 @@ def build_router(engine: Engine) -> APIRouter:
     def refresh_checkpoints() -> dict:
         return {"count": len(engine.models.checkpoints())}
 
+    @router.post("/unload-checkpoint")
+    async def unload_checkpoint() -> dict:
+        await _run_job(engine.submit_unload_checkpoint)
+        return {}
+
+    @router.post("/reload-checkpoint")
+    async def reload_checkpoint() -> dict:
+        await _run_job(engine.submit_reload_checkpoint)
+        return {}
+
     @router.get("/options")
     def get_options() -> dict:
         loaded = engine.models.loaded
@@ -225,6 +235,16 @@ def build_router(engine: Engine) -> APIRouter:
         return ExtrasBatchImagesResponse(images=images, html_info=outputs[0].infotext if outputs else "")
 
     return router
+
+
+async def _run_job(submit) -> object:
+    """Queue a model job and wait for it without holding a thread; its failure answers 4xx/5xx."""
+    try:
+        job = await run_in_threadpool(submit)
+    except Exception as error:
+        raise _refusal(error) from error
+    await job.wait_async()
+    return _outcome(job)
 
 
 async def _extras(engine: Engine, body, images: list) -> list:

@@ -1,5 +1,5 @@
-"""Find checkpoints on disk (single-file .safetensors and diffusers folders) and match the names
-users and requests give them.
+"""Find checkpoints on disk (single files: .safetensors, or pickled .ckpt / .pt / .bin read without
+running their code; and diffusers folders) and match the names users and requests give them.
 
 A name is only ever matched against the listed checkpoints, never opened as a path: what a
 request carries cannot reach a file outside the model folders, and the answer to an unknown
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from modules.models.hashing import SHORT_HASH_LENGTH, is_regular_file
 
-SINGLE_FILE_SUFFIXES = (".safetensors",)
+# Pickled checkpoints are listed too: they are read with a loader that never runs their code.
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin")
 # The bundled demo model (see config.paths): listed like any other, but a user's own is preferred.
 DEMO_CHECKPOINT_NAME = "sd-studio-demo.safetensors"
 # "name [hash]" as A1111 writes a title; the hash is 8 (old A1111) to 64 hex digits.

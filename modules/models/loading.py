@@ -133,19 +133,61 @@ def _load_single_file(path: Path, policy, cache_dir: Path) -> dict:
 
 def config_folder_for(path: Path, cache_dir: Path) -> Path:
     """The local diffusers config folder that describes a single-file checkpoint."""
-    try:
-        with safe_open(os.fspath(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            keys = set(handle.keys())
-            shapes = {k: handle.get_slice(k).get_shape() for k in (_SD1_CONTEXT_KEY, _UNET_IN_KEY) if k in keys}
-    except Exception as error:  # safetensors raises its own error types for corrupt headers
-        raise CheckpointLoadError(f"{path.name}: not a readable .safetensors file ({error})") from error
+    metadata, keys, shapes = read_layout(path)
     if EMBEDDED_CONFIG_KEY in metadata:
         return _materialize_embedded_config(metadata[EMBEDDED_CONFIG_KEY], cache_dir)
     family = detect_family(keys, shapes)
     if family != "sd1":
         raise CheckpointLoadError(f"{path.name}: {family} checkpoints are not supported yet (SD 1.x only)")
     return SD1_CONFIG_DIR
+
+
+def read_layout(path: Path) -> tuple[dict[str, str], set[str], dict[str, list[int]]]:
+    """(metadata, tensor names, the shapes family detection needs) of a single-file checkpoint:
+    a .safetensors header, or a pickled .ckpt / .pt / .bin read without running its code."""
+    wanted = (_SD1_CONTEXT_KEY, _UNET_IN_KEY)
+    if path.suffix.lower() != ".safetensors":
+        state = read_pickled_state(path)
+        tensors = {key for key, value in state.items() if hasattr(value, "shape")}
+        # Our own conversions carry their diffusers configs as a string entry, as .safetensors
+        # files carry them in their metadata.
+        embedded = state.get(EMBEDDED_CONFIG_KEY)
+        metadata = {EMBEDDED_CONFIG_KEY: embedded} if isinstance(embedded, str) else {}
+        return metadata, tensors, {key: list(state[key].shape) for key in wanted if key in tensors}
+    try:
+        with safe_open(os.fspath(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            keys = set(handle.keys())
+            shapes = {k: handle.get_slice(k).get_shape() for k in wanted if k in keys}
+    except Exception as error:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointLoadError(f"{path.name}: not a readable .safetensors file ({error})") from error
+    return metadata, keys, shapes
+
+
+def read_pickled_state(path: Path) -> dict:
+    """A pickled checkpoint's entries (its "state_dict" when nested), read with torch's
+    weights_only unpickler: a pickle that would import or call anything beyond tensors and
+    plain containers is refused before any of it runs. (diffusers reads the file the same way.)"""
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as error:
+        wanted = str(error).splitlines()[0] if str(error) else "objects other than tensors"
+        raise CheckpointLoadError(
+            f"{path.name}: refused: its pickle asks to run code or build objects other than tensors, and pickled "
+            f"checkpoints are never executed here ({wanted[:200]}). Use a .safetensors version of it."
+        ) from None
+    except Exception as error:  # noqa: BLE001 - a truncated or foreign file
+        raise CheckpointLoadError(f"{path.name}: not a readable PyTorch checkpoint ({error})") from error
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = {**loaded["state_dict"], **{k: v for k, v in loaded.items() if isinstance(v, str)}}
+    if not isinstance(loaded, dict):
+        raise CheckpointLoadError(f"{path.name}: holds a {type(loaded).__name__}, not a checkpoint's tensors")
+    return loaded
 
 
 def detect_family(keys: set[str], shapes: dict[str, list[int]]) -> str:

@@ -98,8 +98,8 @@ class ModelManager:
                 info = next((c for c in found if c.path == self._preferred_path.path), None)
             if info is None:
                 raise UnknownCheckpointError(
-                    f"--ckpt {self._preferred!r} is neither a listed checkpoint nor a .safetensors file "
-                    "or diffusers folder"
+                    f"--ckpt {self._preferred!r} is neither a listed checkpoint nor a checkpoint file "
+                    "(.safetensors, .ckpt, .pt, .bin) or diffusers folder"
                 )
             return info
         if not found:
@@ -154,6 +154,25 @@ class ModelManager:
             self._loaded = model
             self._on_loaded(model)
             return model
+
+
+    def unload(self) -> CheckpointInfo | None:
+        """Drop the loaded model (A1111's unload-checkpoint): its memory goes with the last
+        reference; the next job loads what it asks for. The checkpoint it held, or None."""
+        import gc
+
+        with self._lock:
+            model, self._loaded = self._loaded, None
+        gc.collect()
+        return model.info if model is not None else None
+
+    def reload(self):
+        """Read the loaded checkpoint (or the default one) from disk again (A1111's
+        reload-checkpoint): a file replaced under the same name takes effect."""
+        with self._lock:
+            info = self._loaded.info if self._loaded is not None else self.default_checkpoint()
+            self.unload()
+            return self.get(info)
 
 
 def _reason(info: CheckpointInfo, error: BaseException) -> str:

@@ -66,3 +66,10 @@ def choose(page, elem_id: str, option: str) -> None:
         f"document.querySelector('#{elem_id}').innerText.includes({option!r}) || "
         f"document.querySelector('#{elem_id} input').value === {option!r}"
     )
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Type into a slider's number box and commit it, as a user does."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from tests.e2e.browser import open_ui, start_ui_server
-from tests.e2e.test_browser_txt2img import set_number
+from tests.e2e.browser import open_ui, set_number, start_ui_server
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,7 @@ from PIL import Image
 from modules.images.infotext import parse_infotext
 from modules.images.masks import blur_mask
 from modules.images.saving import png_bytes
-from tests.e2e.browser import open_ui, start_ui_server
-from tests.e2e.test_browser_txt2img import set_number
+from tests.e2e.browser import open_ui, set_number, start_ui_server
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@ Ctrl+Up / Ctrl+Down edit attention weights, right click on Generate repeats unti
 
 import pytest
 
-from tests.e2e.browser import open_ui, start_ui_server
+from tests.e2e.browser import open_ui, set_number, start_ui_server
 
 pytestmark = pytest.mark.browser
 
@@ -16,12 +16,6 @@ def ui_server(tmp_path_factory, tiny_single_file):
     running = start_ui_server(tmp_path_factory.mktemp("ui-keyboard"), tiny_single_file)
     yield running
     running.stop()
-
-
-def set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def small_job(page, steps: int = 1) -> None:

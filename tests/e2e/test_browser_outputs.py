@@ -4,7 +4,7 @@ Delete moves it into the trash."""
 
 import pytest
 
-from tests.e2e.browser import open_ui, start_ui_server
+from tests.e2e.browser import open_ui, set_number, start_ui_server
 
 pytestmark = pytest.mark.browser
 
@@ -14,12 +14,6 @@ def ui_server(tmp_path_factory, tiny_single_file):
     running = start_ui_server(tmp_path_factory.mktemp("ui-outputs"), tiny_single_file)
     yield running
     running.stop()
-
-
-def set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def text_of(page, selector: str, wanted: str, timeout: int = 60_000) -> None:

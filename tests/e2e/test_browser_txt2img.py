@@ -3,16 +3,9 @@
 import pytest
 
 from modules.images.infotext import parse_infotext
-from tests.e2e.browser import open_ui, start_ui_server
+from tests.e2e.browser import open_ui, set_number, start_ui_server
 
 pytestmark = pytest.mark.browser
-
-
-def set_number(page, elem_id: str, value) -> None:
-    """Type into a slider's number box and commit it, as a user does."""
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,8 @@ import pytest
 from PIL import Image
 
 from modules.images.infotext import parse_infotext
-from tests.e2e.browser import open_ui, start_ui_server
+from tests.e2e.browser import open_ui, set_number, start_ui_server
 from tests.e2e.test_browser_every_control import choose
-from tests.e2e.test_browser_txt2img import set_number
 
 pytestmark = pytest.mark.browser
 

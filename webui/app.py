@@ -33,6 +33,7 @@ def build_blocks(engine: Engine, restart=None):
     """`restart`: the ServerRestart behind Settings' Reload UI (None: Reload UI reloads the page only)."""
     import gradio as gr
 
+    from webui.components.prompt_box import style_names
     from webui.components.quicksettings import build_quicksettings
     from webui.components.send_to import SendTargets, wire_gallery_send_buttons
     from webui.tabs.extensions import build_extensions_tab
@@ -54,9 +55,9 @@ def build_blocks(engine: Engine, restart=None):
                 extras_image = build_extras_tab(engine)
             targets = SendTargets(tabs, txt2img.paste, extras_image, img2img)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
-                build_png_info_tab(engine, targets)
-            with gr.Tab("Outputs", id="outputs", elem_id="tab_outputs"):
-                build_outputs_tab(engine, targets)
+                png_info_image = build_png_info_tab(engine, targets)
+            with gr.Tab("Outputs", id="outputs", elem_id="tab_outputs") as outputs_tab:
+                build_outputs_tab(engine, targets, outputs_tab, png_info_image)
             build_extension_tabs(engine)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 build_extensions_tab(engine)
@@ -70,6 +71,10 @@ def build_blocks(engine: Engine, restart=None):
         # Each page load shows the checkpoints on disk now, with hashes known since start-up,
         # and the settings as they are now (another page may have changed them).
         blocks.load(checkpoint.refresh, outputs=[checkpoint.dropdown, checkpoint.message])
+        # Styles saved from another page since this one was built (a page reload shows them).
+        for styles in (txt2img.top.box.styles, img2img.generation.top.box.styles):
+            blocks.load(lambda: gr.update(choices=style_names(engine)), outputs=styles, queue=False,
+                        show_progress="hidden")  # fmt: skip
         # Filled once the page has read the saved settings: typing into a setting before that
         # would be overwritten (tests wait for it too).
         settings_read = gr.HTML(elem_id="settings_read")

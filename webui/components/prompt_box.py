@@ -33,15 +33,6 @@ ASK_STYLE_NAME_JS = """(name, prompt, negative) => {
 }"""
 
 
-def refresh_on_page_load(fn, output) -> None:
-    """Run `fn` into `output` on every page load, from inside the Blocks being built: choices read
-    when the page was built would miss what another page added since (a style saved there)."""
-    from gradio.context import Context
-
-    if Context.root_block is not None:
-        Context.root_block.load(fn, outputs=output, queue=False, show_progress="hidden")
-
-
 # An empty prompt's count, without the tokenizer: loading it here would delay the page at start-up.
 EMPTY_COUNTER = f'<span class="token-counter">0/{CHUNK_TOKENS}</span>'
 
@@ -115,7 +106,6 @@ def build_styles(engine: Engine, tab: str, box: PromptBox) -> gr.Dropdown:
     refresh.click(lambda: gr.update(choices=style_names(engine)), outputs=styles, queue=False)
     save.click(save_style, inputs=[new_name, prompt, negative], outputs=[styles, message], queue=False,
                js=ASK_STYLE_NAME_JS)  # fmt: skip
-    refresh_on_page_load(lambda: gr.update(choices=style_names(engine)), styles)
     box.styles = styles
     return styles
 

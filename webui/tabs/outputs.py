@@ -40,7 +40,9 @@ def thumbnail(path: Path, max_pixels: int):
     return image.convert("RGBA") if image.mode not in ("RGB", "RGBA") else image
 
 
-def build_outputs_tab(engine: Engine, targets: SendTargets) -> None:
+def build_outputs_tab(engine: Engine, targets: SendTargets, tab: gr.Tab, png_info_image: gr.Image) -> None:
+    """`tab`: the Tab it is built in (opening it lists what is on disk now); `png_info_image`:
+    the PNG Info tab's upload, which "Open in PNG Info" fills."""
     index = output_index(engine)
     with gr.Row(equal_height=True):
         kind = gr.Dropdown([ALL, *OUTPUT_KINDS], value=ALL, label="Kind", elem_id="outputs_kind", scale=2)
@@ -108,9 +110,7 @@ def build_outputs_tab(engine: Engine, targets: SendTargets) -> None:
     previous.click(lambda k, d, p, s: listing(k, d, max(1, int(p or 1) - 1), s), inputs=controls, outputs=listed)
     following.click(lambda k, d, p, s: listing(k, d, int(p or 1) + 1, s), inputs=controls, outputs=listed)
     # Opening the tab lists what is on disk now (new pictures since the page loaded).
-    tab = _enclosing_tab()
-    if tab is not None:
-        tab.select(load, inputs=controls, outputs=listed)
+    tab.select(load, inputs=controls, outputs=listed)
 
     def select(state, event: gr.SelectData):
         keys = (state or {}).get("keys") or []
@@ -190,10 +190,8 @@ def build_outputs_tab(engine: Engine, targets: SendTargets) -> None:
 
     to_extras.click(picture_to("extras"), inputs=shown,
                     outputs=[targets.extras_image, targets.tabs, message], queue=False)  # fmt: skip
-    png_info_image = _component("pnginfo_image")
-    if png_info_image is not None:
-        to_png_info.click(picture_to("pnginfo"), inputs=shown,
-                          outputs=[png_info_image, targets.tabs, message], queue=False)  # fmt: skip
+    to_png_info.click(picture_to("pnginfo"), inputs=shown, outputs=[png_info_image, targets.tabs, message],
+                      queue=False)  # fmt: skip
 
     def remove(kind_value, day_value, page_value, state):
         key = (state or {}).get("selected")
@@ -212,24 +210,6 @@ def _upload_folder() -> str:
     from gradio.utils import get_upload_folder
 
     return get_upload_folder()
-
-
-def _component(elem_id: str):
-    """A component of the page being built, by its elem_id (None when that tab is not built)."""
-    from gradio.context import Context
-
-    root = Context.root_block
-    blocks = root.blocks.values() if root is not None else ()
-    return next((block for block in blocks if getattr(block, "elem_id", None) == elem_id), None)
-
-
-def _enclosing_tab():
-    from gradio.context import Context
-
-    block = Context.block
-    while block is not None and not isinstance(block, gr.Tab):
-        block = getattr(block, "parent", None)
-    return block
 
 
 def _shown_path(path: Path, engine: Engine) -> str:

@@ -48,7 +48,8 @@ def metadata_html(metadata: ImageMetadata) -> str:
     return "\n".join(parts)
 
 
-def build_png_info_tab(engine: Engine, targets: SendTargets) -> None:
+def build_png_info_tab(engine: Engine, targets: SendTargets) -> gr.Image:
+    """Builds the tab; returns its upload (the Outputs tab's "Open in PNG Info" fills it)."""
     with gr.Row(equal_height=False):
         with gr.Column(variant="panel"):
             upload = gr.Image(label="Source", type="filepath", sources=["upload"], elem_id="pnginfo_image")
@@ -114,6 +115,7 @@ def build_png_info_tab(engine: Engine, targets: SendTargets) -> None:
         return path, gr.Tabs(selected="extras"), ""
 
     to_extras.click(send_to_extras, inputs=shown, outputs=[targets.extras_image, targets.tabs, message], queue=False)
+    return upload
 
 
 def _nothing_to_send(state, what: str) -> str:

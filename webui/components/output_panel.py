@@ -21,10 +21,10 @@ from modules.images.output_actions import OutputPicture
 from modules.jobs import Job, JobState
 from modules.processing.result import preview_at_output_size, time_taken_text
 from webui.components.progress import message_html, progress_html
+from webui.components.send_to import EMPTY_GALLERY
 
 POLL_SECONDS = 0.25
 GALLERY_HEIGHT = 500
-EMPTY_GALLERY = "Generate an image first: the gallery is empty"
 
 
 @dataclass

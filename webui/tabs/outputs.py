@@ -18,7 +18,7 @@ from modules.images.decoding import BadImageError, ImageTooLargeError, open_imag
 from modules.images.output_index import OUTPUT_KINDS, OutputIndex, UnknownOutputError
 from webui.components.output_panel import infotext_html
 from webui.components.progress import message_html
-from webui.components.send_to import SendTargets
+from webui.components.send_to import NothingToSend, SendTargets, wire_send_buttons
 
 PER_PAGE = 24
 THUMBNAIL_SIZE = 256
@@ -145,53 +145,16 @@ def build_outputs_tab(engine: Engine, targets: SendTargets, tab: gr.Tab, png_inf
             write_bytes_atomic(target, entry.path.read_bytes())
         return str(target)
 
-    paste = targets.txt2img_paste
-
-    def send_to_txt2img(state):
+    def pick(state):
         try:
-            _, parameters = chosen(state)
+            entry, parameters = chosen(state)
+            return staged(entry), parameters or ""
         except (UnknownOutputError, OSError) as error:
-            return {message: message_html(str(error), "error")}
-        if not parameters:
-            return {message: message_html("Nothing to send: the picture holds no parameters", "error")}
-        return {**paste.apply(parameters), targets.tabs: gr.Tabs(selected="txt2img"), message: ""}
+            raise NothingToSend(str(error)) from error
 
-    to_txt2img.click(send_to_txt2img, inputs=shown, outputs=[*paste.outputs, targets.tabs, message], queue=False)
-
-    img2img = targets.img2img
-    if img2img is not None:
-
-        def sender(target: str):
-            def send(state):
-                try:
-                    entry, parameters = chosen(state)
-                    path = staged(entry)
-                except (UnknownOutputError, OSError) as error:
-                    return {message: message_html(str(error), "error")}
-                return {**img2img.receive(path, parameters, target), targets.tabs: gr.Tabs(selected="img2img"),
-                        message: ""}  # fmt: skip
-
-            return send
-
-        outputs = list(dict.fromkeys([*img2img.receive_outputs, targets.tabs, message]))
-        for button, target in ((to_img2img, "img2img"), (to_inpaint, "inpaint")):
-            img2img.after_receive(button.click(sender(target), inputs=shown, outputs=outputs, queue=False))
-
-    def picture_to(tab_id: str):
-        def send(state):
-            try:
-                entry, _ = chosen(state)
-                path = staged(entry)
-            except (UnknownOutputError, OSError) as error:
-                return gr.skip(), gr.skip(), message_html(str(error), "error")
-            return path, gr.Tabs(selected=tab_id), ""
-
-        return send
-
-    to_extras.click(picture_to("extras"), inputs=shown,
-                    outputs=[targets.extras_image, targets.tabs, message], queue=False)  # fmt: skip
-    to_png_info.click(picture_to("pnginfo"), inputs=shown, outputs=[png_info_image, targets.tabs, message],
-                      queue=False)  # fmt: skip
+    pictures = [(to_extras, targets.extras_image, "extras"), (to_png_info, png_info_image, "pnginfo")]
+    wire_send_buttons(targets, message, pick, [shown], txt2img=to_txt2img, img2img=to_img2img, inpaint=to_inpaint,
+                      pictures=pictures)  # fmt: skip
 
     def remove(kind_value, day_value, page_value, state):
         key = (state or {}).get("selected")

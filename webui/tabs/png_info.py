@@ -14,7 +14,7 @@ from modules.engine import Engine
 from modules.images.decoding import BadImageError, ImageTooLargeError, open_image
 from modules.images.uploads import UploadError, upload_bytes, upload_path
 from webui.components.progress import message_html
-from webui.components.send_to import SendTargets
+from webui.components.send_to import NothingToSend, SendTargets, wire_send_buttons
 
 NO_PARAMETERS = "This image holds no generation parameters"
 
@@ -78,43 +78,16 @@ def build_png_info_tab(engine: Engine, targets: SendTargets) -> gr.Image:
 
     upload.change(read, inputs=upload, outputs=[info, message, shown], queue=False, preprocess=False)
 
-    paste = targets.txt2img_paste
+    def pick(state):
+        if not (state or {}).get("path"):
+            raise NothingToSend(_nothing_to_send(state, "image"))
+        # The file as uploaded (checked against the pixel cap above): no re-encoding on the way; the
+        # picture goes even without parameters, as A1111's.
+        return state["path"], state.get("parameters") or ""
 
-    def send_to_txt2img(state):
-        parameters = (state or {}).get("parameters")
-        if not parameters:
-            return {message: message_html(_nothing_to_send(state, "generation parameters"), "error")}
-        return {**paste.apply(parameters), targets.tabs: gr.Tabs(selected="txt2img"), message: ""}
-
-    to_txt2img.click(send_to_txt2img, inputs=shown, outputs=[*paste.outputs, targets.tabs, message], queue=False)
-
-    img2img = targets.img2img
-    if img2img is not None:
-
-        def sender(target: str):
-            def send(state):
-                path = (state or {}).get("path")
-                if not path:
-                    return {message: message_html(_nothing_to_send(state, "image"), "error")}
-                # The picture goes even without parameters, as A1111's; the parameters fill the fields.
-                parameters = state.get("parameters") or ""
-                return {**img2img.receive(path, parameters, target), targets.tabs: gr.Tabs(selected="img2img"),
-                        message: ""}  # fmt: skip
-
-            return send
-
-        outputs = list(dict.fromkeys([*img2img.receive_outputs, targets.tabs, message]))
-        for button, target in ((to_img2img, "img2img"), (to_inpaint, "inpaint")):
-            img2img.after_receive(button.click(sender(target), inputs=shown, outputs=outputs, queue=False))
-
-    def send_to_extras(state):
-        path = (state or {}).get("path")
-        if not path:
-            return gr.skip(), gr.skip(), message_html(_nothing_to_send(state, "image"), "error")
-        # The file as uploaded (checked against the pixel cap above): no re-encoding on the way.
-        return path, gr.Tabs(selected="extras"), ""
-
-    to_extras.click(send_to_extras, inputs=shown, outputs=[targets.extras_image, targets.tabs, message], queue=False)
+    wire_send_buttons(targets, message, pick, [shown], txt2img=to_txt2img, img2img=to_img2img, inpaint=to_inpaint,
+                      pictures=[(to_extras, targets.extras_image, "extras")],
+                      no_parameters="Nothing to send: the image holds no generation parameters")  # fmt: skip
     return upload
 
 

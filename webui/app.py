@@ -224,6 +224,13 @@ def _report_extension_problems(engine: Engine) -> None:
             print(f"Extension {ext.name}: {error}", file=sys.stderr, flush=True)
 
 
+def _warm_token_counter(engine: Engine) -> None:
+    try:
+        engine.tokens.count("")
+    except Exception as error:  # noqa: BLE001 - the counter reports its own errors when typed into
+        print(f"Warning: token counter: {error}", file=sys.stderr, flush=True)
+
+
 def _announce_when_ready(server, engine: Engine, flags, started: float) -> None:
     while not server.started:
         if server.should_exit:
@@ -233,6 +240,9 @@ def _announce_when_ready(server, engine: Engine, flags, started: float) -> None:
     url = f"http://{host}:{flags.port}"
     print(f"Running on local URL:  {url}" + (" (API only)" if flags.nowebui else ""), flush=True)
     print(f"Startup time: {time.time() - started:.1f}s (ready)", flush=True)
+    # The token counters' tokenizer, read now the page is up rather than on the first keystroke
+    # (kept off start-up: loading it before the page delayed it by about a second).
+    threading.Thread(target=_warm_token_counter, args=(engine,), daemon=True).start()
     if flags.no_model_preload:
         return
     try:

@@ -7,6 +7,7 @@ Nothing here is a module-level global: a test can build two engines side by side
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from modules.config.flags import build_parser, extension_mode, parse_flags, parse_known_flags
@@ -45,6 +46,7 @@ class Engine:
     embeddings: Any = None  # EmbeddingDatabase, made on first use (it imports torch)
     taesd_decoder: Any = None
     upscaler_registry: Any = None  # modules.upscaling.UpscalerRegistry, made on first use
+    vae_registry: Any = None  # modules.models.vae_registry.VaeRegistry, made on first use
 
     @classmethod
     def from_argv(cls, argv: Sequence[str] | None) -> "Engine":
@@ -76,6 +78,7 @@ class Engine:
             preferred=flags.ckpt,
             bundled=paths.bundled_checkpoints,
             on_loaded=lambda model: extensions.call("model_loaded", model=model),
+            settings=settings,
         )
         return cls(
             paths=paths,
@@ -93,6 +96,8 @@ class Engine:
     def __post_init__(self):
         if self.tokens is None:
             self.tokens = TokenCounter(self)
+        # A model handed out during a job (a refiner loaded mid-job) gets the job's VAE too.
+        self.models.on_handout = lambda model: self.vaes.apply_job_choice(model)
 
     def submit_txt2img(self, request: GenerationRequest, job_id: str | None = None) -> Job:
         """Queue a generation (`job_id`: the client's task id). The request is prepared first
@@ -191,6 +196,21 @@ class Engine:
             self.upscaler_registry = UpscalerRegistry(self.paths.models_dir, self.settings, self._device_policy)
         return self.upscaler_registry
 
+    @property
+    def vaes(self):
+        """The VAE files "SD VAE" offers (models/VAE, --vae-dir, NAME.vae.* beside checkpoints) and
+        putting the chosen one on a loaded model, made on first use."""
+        if self.vae_registry is None:
+            from modules.models.vae_registry import VaeRegistry
+
+            vae_dirs = (self.paths.models_dir / "VAE",)
+            if getattr(self.flags, "vae_dir", None):
+                vae_dirs += (Path(self.flags.vae_dir).expanduser().resolve(),)
+            keep_fp32 = getattr(self.flags, "no_half_vae", False)
+            self.vae_registry = VaeRegistry(vae_dirs, self.paths.checkpoint_dirs, self.settings,
+                                            self.models.sha256_of, keep_fp32)  # fmt: skip
+        return self.vae_registry
+
     def _device_policy(self):
         from modules.memory import DevicePolicy  # torch: imported when a model upscaler first runs
 
@@ -202,8 +222,10 @@ class Engine:
             from modules.prompts.embeddings import EmbeddingDatabase
 
             self.embeddings = EmbeddingDatabase(self.paths.models_dir / "embeddings")
-        width = model.text_encoder.get_input_embeddings().weight.shape[1]
-        self.embeddings.load(model.tokenizer, width)
+        encoders = model.text_encoders()
+        widths = tuple(encoder.get_input_embeddings().weight.shape[1] for _, encoder, _ in encoders)
+        # One encoder: its width; several (SDXL): an embedding needs vectors for each.
+        self.embeddings.load(encoders[0][2], widths[0] if len(widths) == 1 else widths)
         return self.embeddings
 
     def fields_from_infotext(self, text: str) -> dict:
@@ -230,6 +252,8 @@ class Engine:
         kept = {}
         for key, value in overrides.items():
             try:
+                if key == "sd_vae":  # infotext's "VAE: x" names the listed file "x.safetensors"
+                    value = self.vaes.setting_value(str(value))
                 kept.update(self.settings.checked_overrides({key: value}))
             except ValueError as error:
                 log.warning("infotext: %s; left out", error)

@@ -36,6 +36,7 @@ def build_blocks(engine: Engine, restart=None):
     from webui.components.prompt_box import style_names
     from webui.components.quicksettings import build_quicksettings
     from webui.components.send_to import SendTargets, wire_gallery_send_buttons
+    from webui.tabs.checkpoint_merger import build_checkpoint_merger_tab
     from webui.tabs.extensions import build_extensions_tab
     from webui.tabs.extras import build_extras_tab
     from webui.tabs.img2img import build_img2img_tab
@@ -56,6 +57,8 @@ def build_blocks(engine: Engine, restart=None):
             targets = SendTargets(tabs, txt2img.paste, extras_image, img2img)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 png_info_image = build_png_info_tab(engine, targets)
+            with gr.Tab("Checkpoint Merger", id="modelmerger", elem_id="tab_modelmerger") as merger_tab:
+                build_checkpoint_merger_tab(engine, checkpoint.dropdown, merger_tab)
             with gr.Tab("Outputs", id="outputs", elem_id="tab_outputs") as outputs_tab:
                 build_outputs_tab(engine, targets, outputs_tab, png_info_image)
             build_extension_tabs(engine)

@@ -8,6 +8,11 @@ Two key layouts are in use:
   `text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight`, and the older
   `...attn1.processor.to_q_lora.down.weight` / `...to_q.lora.down.weight` forms.
 
+UNet layers also go by their original (LDM / SGM) module names, which kohya's SDXL trainer
+writes (`lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q`, `lora_unet_middle_block_1_...`,
+`lora_unet_label_emb_0_0`), as do some older SD 1.x trainers; the engine's layout module
+(modules/models/ldm_layout.py) gives each diffusers module its original name.
+
 Underscored names are not turned back into module paths by guessing where the dots were:
 every module of the model is listed once (`named_modules()`) under each name a file may use
 for it, and keys are looked up in that table.
@@ -74,12 +79,17 @@ class LayerIndex:
 
     def __init__(self, components: dict[str, torch.nn.Module]):
         self._by_key: dict[str, Layer] = {}
+        self.components = frozenset(components)
         for component, root in components.items():
+            original_names = _original_names(root) if component == "unet" else {}
             for name, module in root.named_modules():
                 if not isinstance(getattr(module, "weight", None), torch.Tensor):
                     continue
                 layer = Layer(component, name, module)
-                for alias in _aliases(component, name):
+                aliases = _aliases(component, name)
+                if name in original_names:
+                    aliases += (original_names[name],)
+                for alias in aliases:
                     for prefix in KOHYA_PREFIXES[component]:
                         self._by_key.setdefault(prefix + alias.replace(".", "_"), layer)
                     for prefix in DOTTED_PREFIXES[component]:
@@ -87,6 +97,24 @@ class LayerIndex:
 
     def get(self, module_key: str) -> Layer | None:
         return self._by_key.get(module_key)
+
+    def absent_component(self, module_key: str) -> str | None:
+        """The component a key is written for when this model lacks it (the SDXL refiner has no
+        first text encoder, so `lora_te1_...` layers have nowhere to go), else None."""
+        for component, prefixes in (*KOHYA_PREFIXES.items(), *DOTTED_PREFIXES.items()):
+            if component not in self.components and module_key.startswith(prefixes):
+                return component
+        return None
+
+
+def _original_names(unet: torch.nn.Module) -> dict[str, str]:
+    """{diffusers module path: original LDM / SGM module path}; {} for a UNet without a diffusers config."""
+    config = getattr(unet, "config", None)
+    if config is None or "layers_per_block" not in config or "up_block_types" not in config:
+        return {}
+    from modules.models.ldm_layout import unet_module_ldm_names
+
+    return unet_module_ldm_names(unet)
 
 
 def _aliases(component: str, name: str) -> tuple[str, ...]:
@@ -126,11 +154,12 @@ class Grouping:
     matched: list  # [(Layer, {param: tensor}), ...] in file order
     unmatched: list[str]  # module keys that name no layer of this model
     unrecognized: list[str]  # keys in no layout we know
+    absent: dict[str, list[str]]  # component the model lacks -> module keys written for it
 
 
 def group_by_layer(tensors: dict[str, torch.Tensor], index: LayerIndex) -> Grouping:
     groups: dict[str, dict[str, torch.Tensor]] = {}
-    grouping = Grouping([], [], [])
+    grouping = Grouping([], [], [], {})
     for key, tensor in tensors.items():
         split = split_key(key)
         if split is None:
@@ -139,7 +168,10 @@ def group_by_layer(tensors: dict[str, torch.Tensor], index: LayerIndex) -> Group
             groups.setdefault(split[0], {})[split[1]] = tensor
     for module_key, params in groups.items():
         layer = index.get(module_key)
-        if layer is None:
+        absent = index.absent_component(module_key) if layer is None else None
+        if absent is not None:
+            grouping.absent.setdefault(absent, []).append(module_key)
+        elif layer is None:
             grouping.unmatched.append(module_key)
         else:
             grouping.matched.append((layer, params))

@@ -17,6 +17,8 @@ class MergeReport:
     mismatched: list[str] = field(default_factory=list)  # layers whose shapes do not fit the model
     unrecognized: list[str] = field(default_factory=list)  # keys in no known layout
     ignored: set[str] = field(default_factory=set)  # unknown parameters beside a known format
+    # component this model does not have ("te" on the SDXL refiner) -> module keys skipped for it
+    absent: dict[str, list[str]] = field(default_factory=dict)
 
 
 def merge_network(
@@ -24,7 +26,7 @@ def merge_network(
 ) -> MergeReport:
     """`strengths`: {"unet": 0.8, "te": 1.0, "te2": 1.0}; a component at 0 is not touched at all."""
     grouping = group_by_layer(tensors, index)
-    report = MergeReport(unmatched=grouping.unmatched, unrecognized=grouping.unrecognized)
+    report = MergeReport(unmatched=grouping.unmatched, unrecognized=grouping.unrecognized, absent=grouping.absent)
     for layer, params in grouping.matched:
         strength = strengths.get(layer.component, 0.0)
         if strength == 0 or set(params) <= {"alpha", "dora_scale"}:

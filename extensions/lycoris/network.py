@@ -18,6 +18,12 @@ if TYPE_CHECKING:  # torch-backed: imported when a network is first merged, not 
 
 log = logging.getLogger("sdstudio.extensions.lycoris")
 COMPONENTS = {"unet": "unet", "te": "text_encoder", "te2": "text_encoder_2"}
+# How the notes name a component a model lacks (the SDXL refiner has only the second encoder).
+COMPONENT_LABELS = {
+    "unet": "UNet",
+    "te": "first text encoder (lora_te1_ / text_encoder.)",
+    "te2": "second text encoder",
+}
 
 
 class LoraNetworks:
@@ -106,6 +112,11 @@ class LoraNetworks:
     @staticmethod
     def _report(p, request: NetworkRequest, network: NetworkFile, report: "MergeReport") -> None:
         problems = []
+        for component, keys in report.absent.items():
+            # Expected, not an error: an SDXL LoRA carries CLIP-L layers the refiner does not have.
+            label = getattr(getattr(p.model, "family", None), "label", None)
+            model = f"this model ({label})" if label else "this model"
+            problems.append(f"{len(keys)} layer(s) for the {COMPONENT_LABELS[component]} skipped: {model} has none")
         if report.unmatched:
             problems.append(
                 f"{len(report.unmatched)} layer(s) match nothing in this model (e.g. {report.unmatched[0]}); "

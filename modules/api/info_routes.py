@@ -48,11 +48,25 @@ def build_info_router(engine: Engine) -> APIRouter:
     def latent_upscale_modes() -> list[dict[str, str]]:
         return [{"name": name} for name in LATENT_UPSCALERS]
 
+    @router.get("/sd-vae")
+    def sd_vae() -> list[dict[str, str]]:
+        # A1111's shape; "filename" relative to the models folder where the file is below it, never
+        # another absolute server path (a --vae-dir file: its name in that folder).
+        return [{"model_name": info.name, "filename": _shown_path(info.path, engine.paths.models_dir, info.name)}
+                for info in engine.vaes.listed()]  # fmt: skip
+
     # Not supported yet: A1111's clients get the empty lists they handle.
-    for path in ("/sd-vae", "/hypernetworks", "/face-restorers", "/realesrgan-models"):
+    for path in ("/hypernetworks", "/face-restorers", "/realesrgan-models"):
         router.add_api_route(path, _empty_list, methods=["GET"])
 
     return router
+
+
+def _shown_path(path, models_dir, name: str) -> str:
+    try:
+        return path.relative_to(models_dir.resolve()).as_posix()
+    except ValueError:
+        return name
 
 
 def _empty_list() -> list:

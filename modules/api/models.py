@@ -198,6 +198,7 @@ class SDModelItem(BaseModel):
     sha256: str | None
     filename: str
     config: str | None = None
+    family: str | None = None  # ours: "SD 1.x", "SDXL", ... (None until a pickled file is loaded)
 
 
 class ProgressResponse(BaseModel):

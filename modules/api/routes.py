@@ -97,6 +97,7 @@ def build_router(engine: Engine) -> APIRouter:
                     hash=sha256[:10] if sha256 else None,
                     sha256=sha256,
                     filename=info.name,  # relative to its folder: no absolute paths over HTTP
+                    family=_family_label(engine.models.family_of(info)),
                 )
             )
         return items
@@ -104,6 +105,10 @@ def build_router(engine: Engine) -> APIRouter:
     @router.post("/refresh-checkpoints")
     def refresh_checkpoints() -> dict:
         return {"count": len(engine.models.checkpoints())}
+
+    @router.post("/refresh-vae")
+    def refresh_vae() -> dict:
+        return {"count": len(engine.vaes.refresh())}
 
     @router.post("/unload-checkpoint")
     async def unload_checkpoint() -> dict:
@@ -459,3 +464,7 @@ def _clip_skip(parsed: dict) -> int:
         return int(parsed.get("Clip skip", 1))
     except (TypeError, ValueError):
         return 1
+
+
+def _family_label(family) -> str | None:
+    return family.label if family is not None else None

@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models-dir", default=None, help="folder holding Stable-diffusion/, VAE/, Lora/ ...")
     parser.add_argument("--ckpt", default=None, help="checkpoint to load at start (path or file name)")
     parser.add_argument("--ckpt-dir", default=None, help="extra folder to search for checkpoints")
+    parser.add_argument("--vae-dir", default=None, help="extra folder to search for VAE files")
     parser.add_argument("--outdir", default=None, help="where generated images are saved (default DATA/outputs)")
     parser.add_argument(
         "--use-cpu",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device-id", default=None, help="CUDA device index to use")
     parser.add_argument("--no-half", action="store_true", help="keep models in fp32 on GPUs too")
+    parser.add_argument("--no-half-vae", action="store_true", help="keep the VAE in fp32 on GPUs too")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument(
         "--no-demo-model", action="store_true", help="do not list the bundled demo model beside your checkpoints"

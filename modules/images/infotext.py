@@ -113,7 +113,12 @@ INFOTEXT_SETTINGS = {
     "RNG": "randn_source",
     "Emphasis": "emphasis",
     "Extra noise": "img2img_extra_noise",
+    "Conditional mask weight": "inpainting_mask_weight",
 }
+# - looked up: settings-backed keys whose value is a name the engine looks up among its listed
+#   files ("VAE: x" -> the listed "x.safetensors", Engine.readable_overrides); written by the job
+#   only when a file is in use, so they have no "not at its default" value.
+LOOKED_UP_SETTINGS = {"VAE": "sd_vae"}
 # - informational: written, not pasted into any field (the model is chosen by "Model").
 INFORMATIONAL_KEYS = {"model_hash": "Model hash", "init_image_hash": "Init image hash"}
 # Keys whose presence means the hires fix was on.
@@ -192,7 +197,8 @@ def infotext_to_fields(parsed: dict) -> dict:
     fields = {field: parsed[key] for key, field in _reader_table().items() if key in parsed}
     if any(key in parsed for key in HIRES_KEYS):
         fields["enable_hr"] = True
-    overrides = {setting: parsed[key] for key, setting in INFOTEXT_SETTINGS.items() if key in parsed}
+    pasted_settings = {**INFOTEXT_SETTINGS, **LOOKED_UP_SETTINGS}
+    overrides = {setting: parsed[key] for key, setting in pasted_settings.items() if key in parsed}
     if overrides:
         fields["override_settings"] = overrides
     return fields

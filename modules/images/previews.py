@@ -16,20 +16,20 @@ log = logging.getLogger(__name__)
 
 PREVIEW_METHODS = ("Approx cheap", "TAESD", "Full")
 TAESD_FILES = ("taesd_decoder.safetensors", "taesd_decoder.pth")
-# SD 1.x latent channels -> RGB, the widely used approximation (A1111's "Approx cheap").
-_SD1_FACTORS = torch.tensor(
-    [[0.298, 0.207, 0.208], [0.187, 0.286, 0.173], [-0.158, 0.189, 0.264], [-0.184, -0.271, -0.473]]
-)
+# SD 1.x latent channels -> RGB, the widely used approximation (A1111's "Approx cheap"); each
+# model family carries its own (modules/models/families/).
+_SD1_FACTORS = ((0.298, 0.207, 0.208), (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473))
 
 
-def cheap_preview(latents: torch.Tensor) -> Image.Image:
-    """The first image of the batch, at latent resolution, through a fixed 4x3 matrix."""
+def cheap_preview(latents: torch.Tensor, factors=_SD1_FACTORS, bias=(0.0, 0.0, 0.0)) -> Image.Image:
+    """The first image of the batch, at latent resolution, through the family's channels x 3 matrix."""
     sample = latents[0].detach().float().cpu()
-    if sample.shape[0] != _SD1_FACTORS.shape[0]:
+    matrix = torch.tensor(factors)
+    if sample.shape[0] != matrix.shape[0]:
         sample = sample[:3] if sample.shape[0] >= 3 else sample.repeat(3, 1, 1)[:3]
         rgb = sample.permute(1, 2, 0)
     else:
-        rgb = torch.einsum("chw,cr->hwr", sample, _SD1_FACTORS)
+        rgb = torch.einsum("chw,cr->hwr", sample, matrix) + torch.tensor(bias)
     pixels = ((rgb + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
     return Image.fromarray(np.ascontiguousarray(pixels))
 
@@ -125,4 +125,8 @@ def make_preview(method: str, model, latents: torch.Tensor, taesd: TaesdDecoder 
         image = taesd.preview(latents)
         if image is not None:
             return image
-    return cheap_preview(latents)  # TAESD without its file falls back to the cheap one
+    family = getattr(model, "family", None)
+    if family is None:
+        return cheap_preview(latents)
+    # TAESD without its file falls back to the cheap one too.
+    return cheap_preview(latents, family.preview_factors, family.preview_bias)

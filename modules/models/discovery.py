@@ -82,12 +82,17 @@ def find_checkpoints(folders: tuple[Path, ...], files: tuple[Path, ...] = ()) ->
                     found[path] = CheckpointInfo(path, (root_path / d).relative_to(folder).as_posix(), True)
                     dirs.remove(d)
             for f in names:
+                if f.lower().endswith(VAE_BESIDE_SUFFIXES):  # NAME.vae.safetensors is a VAE, as A1111 skips it
+                    continue
                 if f.lower().endswith(SINGLE_FILE_SUFFIXES) and not f.startswith("."):
                     if not is_regular_file(root_path / f):
                         continue
                     path = (root_path / f).resolve()
                     found[path] = CheckpointInfo(path, (root_path / f).relative_to(folder).as_posix(), False)
     return sorted(found.values(), key=lambda info: info.name.lower())
+
+
+VAE_BESIDE_SUFFIXES = (".vae.safetensors", ".vae.pt", ".vae.ckpt")
 
 
 def resolve_checkpoint(

@@ -6,6 +6,7 @@ its detected family. Nothing is ever fetched from a hub.
 """
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -17,16 +18,13 @@ from typing import Any
 from safetensors import safe_open
 
 from modules.atomic import write_text_atomic
+from modules.models import families
 from modules.models.discovery import CheckpointInfo
 from modules.models.hashing import special_files_below
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 SD1_CONFIG_DIR = CONFIGS_DIR / "sd1"
 EMBEDDED_CONFIG_KEY = "sdstudio.diffusers_config"
-
-_SD1_TEXT_KEY = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
-_SD1_CONTEXT_KEY = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"
-_UNET_IN_KEY = "model.diffusion_model.input_blocks.0.0.weight"
 
 
 class CheckpointLoadError(RuntimeError):
@@ -37,12 +35,21 @@ class CheckpointLoadError(RuntimeError):
 class LoadedModel:
     info: CheckpointInfo
     sha256: str
-    family: str
+    family: Any  # modules.models.families.Family (a name is looked up)
     unet: Any
     vae: Any
-    text_encoder: Any
+    text_encoder: Any  # None for the SDXL refiner (bigG only)
     tokenizer: Any
     scheduler_config: dict
+    text_encoder_2: Any = None  # SDXL's OpenCLIP bigG
+    tokenizer_2: Any = None
+    # The file held no VAE weights: `vae` is the family's architecture with untrained weights until a
+    # VAE file is applied (the SD VAE setting); generating without one is refused.
+    vae_missing: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.family, str):
+            self.family = families.get(self.family)
 
     @property
     def short_hash(self) -> str:
@@ -54,28 +61,57 @@ class LoadedModel:
 
     @property
     def latent_channels(self) -> int:
-        return self.unet.config.in_channels
+        return self.vae.config.latent_channels
+
+    @property
+    def prediction_type(self) -> str:
+        return self.scheduler_config.get("prediction_type", "epsilon")
+
+    def text_encoders(self) -> list[tuple[Any, Any, Any]]:
+        """(TextEncoderSpec, encoder, tokenizer) of each of the family's text encoders, in order."""
+        return [(spec, getattr(self, spec.attribute), getattr(self, spec.tokenizer)) for spec in self.family.encoders]
+
+    def modules(self) -> dict[str, Any]:
+        """The torch modules by part name (a missing encoder left out)."""
+        parts = {"unet": self.unet, "vae": self.vae, "text_encoder": self.text_encoder,
+                 "text_encoder_2": self.text_encoder_2}  # fmt: skip
+        return {name: module for name, module in parts.items() if module is not None}
 
 
 def load_checkpoint(info: CheckpointInfo, sha256: str, policy, cache_dir: Path) -> LoadedModel:
     if info.is_diffusers_folder:
-        parts = _load_diffusers_folder(info.path, policy)
+        family, parts = _load_diffusers_folder(info.path, policy)
     else:
-        parts = _load_single_file(info.path, policy, cache_dir)
-    model = LoadedModel(info=info, sha256=sha256, family="sd1", **parts)
-    for name in ("unet", "vae", "text_encoder"):
-        module = getattr(model, name)
+        family, parts = _load_single_file(info.path, policy, cache_dir)
+    model = LoadedModel(info=info, sha256=sha256, family=family, **parts)
+    for name, module in model.modules().items():
         if module.device != policy.device:
             module = module.to(policy.device)
             setattr(model, name, module)
         module.requires_grad_(False)
         module.eval()
+    if family.name == "sd2" and not _prediction_declared(info):
+        from modules.models.prediction_probe import predicts_v
+
+        if predicts_v(model.unet):  # A1111's test: the file does not say, the UNet is asked once
+            model.scheduler_config["prediction_type"] = "v_prediction"
     return model
 
 
-def _load_diffusers_folder(folder: Path, policy) -> dict:
+def _prediction_declared(info: CheckpointInfo) -> bool:
+    """Whether the checkpoint says epsilon or v itself: a .yaml beside it, our own files' embedded
+    scheduler config, a diffusers folder's scheduler config."""
+    if info.is_diffusers_folder:
+        return (info.path / "scheduler" / "scheduler_config.json").is_file()
+    if "prediction_type" in _yaml_overrides(info.path):
+        return True
+    embedded = read_layout(info.path)[0].get(EMBEDDED_CONFIG_KEY)
+    return bool(embedded) and "scheduler" in json.loads(embedded)
+
+
+def _load_diffusers_folder(folder: Path, policy) -> tuple:
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     # The loaders open whatever file names they expect: a FIFO among them would block the worker
     # forever, a device would never end. Refuse the folder rather than read such a thing.
@@ -84,68 +120,150 @@ def _load_diffusers_folder(folder: Path, policy) -> dict:
         raise CheckpointLoadError(
             f"{folder.name}: {special[0].relative_to(folder).as_posix()} is not a regular file; not loaded"
         )
-
+    family = folder_family(folder)
     common = {"local_files_only": True, "torch_dtype": policy.dtype}
+    parts: dict[str, Any] = {"text_encoder": None, "tokenizer": None}
     try:
-        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **common)
-        vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", **common)
-        text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", **common)
+        parts["unet"] = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **common)
+        parts["vae"] = AutoencoderKL.from_pretrained(folder, subfolder="vae", **common)
+        for spec in family.encoders:
+            kind = CLIPTextModelWithProjection if spec.pooled else CLIPTextModel
+            parts[spec.attribute] = kind.from_pretrained(folder / spec.attribute, **common)
     except (OSError, ValueError) as error:
         raise CheckpointLoadError(f"{folder.name}: not a loadable diffusers folder ({error})") from error
-    tokenizer_dir = (
-        folder / "tokenizer" if (folder / "tokenizer" / "vocab.json").is_file() else SD1_CONFIG_DIR / "tokenizer"
-    )
+    carried = family.config_dir
+    for spec in family.encoders:
+        own = folder / spec.tokenizer
+        parts[spec.tokenizer] = CLIPTokenizer.from_pretrained(
+            own if (own / "vocab.json").is_file() else carried / spec.tokenizer
+        )
     scheduler_file = folder / "scheduler" / "scheduler_config.json"
     if not scheduler_file.is_file():
-        scheduler_file = SD1_CONFIG_DIR / "scheduler" / "scheduler_config.json"
-    return {
-        "unet": unet,
-        "vae": vae,
-        "text_encoder": text_encoder,
-        "tokenizer": CLIPTokenizer.from_pretrained(tokenizer_dir),
-        "scheduler_config": json.loads(scheduler_file.read_text(encoding="utf-8")),
-    }
+        scheduler_file = carried / "scheduler" / "scheduler_config.json"
+    parts["scheduler_config"] = json.loads(scheduler_file.read_text(encoding="utf-8"))
+    return family, parts
 
 
-def _load_single_file(path: Path, policy, cache_dir: Path) -> dict:
-    from diffusers import StableDiffusionPipeline
-
-    config_dir = config_folder_for(path, cache_dir)
+def folder_family(folder: Path):
+    """A diffusers folder's family, from its model_index.json and UNet config."""
     try:
-        pipe = StableDiffusionPipeline.from_single_file(
-            os.fspath(path),
-            config=os.fspath(config_dir),
-            local_files_only=True,
-            safety_checker=None,
-            requires_safety_checker=False,
-            torch_dtype=policy.dtype,
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CheckpointLoadError(f"{folder.name}: no readable model_index.json / unet/config.json ({error})") from None
+    channels = int(unet.get("in_channels", 4))
+    if "text_encoder_2" in index and not (index.get("text_encoder") or [None])[0]:
+        return families.get("sdxl_refiner")
+    if "text_encoder_2" in index:
+        return families.get("sdxl_inpaint" if channels == 9 else "sdxl")
+    if channels == 9:
+        return families.get("sd1_inpaint")
+    if channels == 8:
+        return families.get("ip2p")
+    if int(unet.get("cross_attention_dim", 768)) == 1024:
+        return families.get("sd2")
+    return families.get("sd1")
+
+
+def _load_single_file(path: Path, policy, cache_dir: Path) -> tuple:
+    import diffusers
+
+    layout, embedded = read_family_layout(path)
+    family, config_dir = _family_and_config(path, layout, embedded, cache_dir)
+    pipeline_class = getattr(diffusers, family.pipeline)
+    extra = {}
+    if "safety_checker" in inspect.signature(pipeline_class.__init__).parameters:
+        extra = {"safety_checker": None, "requires_safety_checker": False}
+    vae_missing = not layout.has_prefix("first_stage_model.")
+    if vae_missing:  # many fine-tunes ship without one: a VAE file gives its weights (SD VAE setting)
+        config = diffusers.AutoencoderKL.load_config(config_dir / "vae")
+        extra["vae"] = diffusers.AutoencoderKL.from_config(config).to(policy.dtype)
+    try:
+        pipe = pipeline_class.from_single_file(
+            os.fspath(path), config=os.fspath(config_dir), local_files_only=True, torch_dtype=policy.dtype, **extra
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise CheckpointLoadError(f"{path.name}: could not be loaded as an SD 1.x checkpoint ({error})") from error
-    return {
-        "unet": pipe.unet,
-        "vae": pipe.vae,
-        "text_encoder": pipe.text_encoder,
-        "tokenizer": pipe.tokenizer,
-        "scheduler_config": dict(pipe.scheduler.config),
-    }
+    except Exception as error:  # noqa: BLE001 - whatever diffusers raises for a file it cannot read
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointLoadError(
+            f"{path.name}: could not be loaded as an {family.label} checkpoint ({reason})"
+        ) from error
+    parts = {"unet": pipe.unet, "vae": pipe.vae, "scheduler_config": dict(pipe.scheduler.config)}
+    for name in ("text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"):
+        parts[name] = getattr(pipe, name, None)
+    parts["vae_missing"] = vae_missing
+    return family, parts
+
+
+def family_and_config(path: Path, cache_dir: Path) -> tuple:
+    """(family, the local diffusers config folder that describes this single-file checkpoint): the
+    family's carried folder, with the configs the file embeds (our own saves) and what a .yaml
+    beside it says (v-prediction, upcast attention) written over it."""
+    layout, embedded = read_family_layout(path)
+    return _family_and_config(path, layout, embedded, cache_dir)
+
+
+def _family_and_config(path: Path, layout, embedded: str | None, cache_dir: Path) -> tuple:
+    try:
+        family = families.detect(layout)
+    except families.UnknownFamilyError as error:
+        raise CheckpointLoadError(f"{path.name}: not a supported checkpoint: {error}") from None
+    overrides = _yaml_overrides(path)
+    base = family.config_dir.parent / family.config_for(overrides)
+    if not (base / "model_index.json").is_file():
+        what = f"{path.name}: {family.label} checkpoints need the carried config folder {base.name}"
+        raise CheckpointLoadError(f"{what}, which is missing")
+    if embedded is None and not overrides:
+        return family, base
+    return family, _materialize_config(base, embedded, overrides, cache_dir)
 
 
 def config_folder_for(path: Path, cache_dir: Path) -> Path:
     """The local diffusers config folder that describes a single-file checkpoint."""
+    return family_and_config(path, cache_dir)[1]
+
+
+def read_family_layout(path: Path) -> tuple:
+    """(families.Layout, the embedded configs' JSON text or None) of a single-file checkpoint."""
     metadata, keys, shapes = read_layout(path)
-    if EMBEDDED_CONFIG_KEY in metadata:
-        return _materialize_embedded_config(metadata[EMBEDDED_CONFIG_KEY], cache_dir)
-    family = detect_family(keys, shapes)
-    if family != "sd1":
-        raise CheckpointLoadError(f"{path.name}: {family} checkpoints are not supported yet (SD 1.x only)")
-    return SD1_CONFIG_DIR
+    embedded = metadata.get(EMBEDDED_CONFIG_KEY)
+    declared = {}
+    if embedded is not None:
+        try:
+            declared = {"family": str(json.loads(embedded).get("family") or "sd1")}
+        except (ValueError, AttributeError):
+            raise CheckpointLoadError(f"{path.name}: its embedded model configs are not valid JSON") from None
+    return families.Layout(frozenset(keys), shapes, declared), embedded
+
+
+def _yaml_overrides(path: Path) -> dict:
+    """What a config .yaml beside the checkpoint (A1111's NAME.yaml) says about the keys that matter
+    here: v-prediction and upcast attention. An unreadable one is ignored, as A1111 falls back to the
+    default config."""
+    import yaml
+
+    beside = path.with_suffix(".yaml")
+    if path.is_dir() or not beside.is_file():
+        return {}
+    try:
+        config = yaml.safe_load(beside.read_text(encoding="utf-8"))
+        params = (config or {}).get("model", {}).get("params", {}) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return {}
+    overrides = {}
+    if params.get("parameterization") == "v":
+        overrides["prediction_type"] = "v_prediction"
+    elif params.get("parameterization") == "eps":
+        overrides["prediction_type"] = "epsilon"
+    unet_params = (params.get("unet_config") or {}).get("params") or {}
+    if isinstance(unet_params, dict) and "upcast_attention" in unet_params:
+        overrides["upcast_attention"] = bool(unet_params["upcast_attention"])
+    return overrides
 
 
 def read_layout(path: Path) -> tuple[dict[str, str], set[str], dict[str, list[int]]]:
     """(metadata, tensor names, the shapes family detection needs) of a single-file checkpoint:
     a .safetensors header, or a pickled .ckpt / .pt / .bin read without running its code."""
-    wanted = (_SD1_CONTEXT_KEY, _UNET_IN_KEY)
+    wanted = families.SHAPE_KEYS
     if path.suffix.lower() != ".safetensors":
         state = read_pickled_state(path)
         tensors = {key for key, value in state.items() if hasattr(value, "shape")}
@@ -155,7 +273,7 @@ def read_layout(path: Path) -> tuple[dict[str, str], set[str], dict[str, list[in
         metadata = {EMBEDDED_CONFIG_KEY: embedded} if isinstance(embedded, str) else {}
         return metadata, tensors, {key: list(state[key].shape) for key in wanted if key in tensors}
     try:
-        with safe_open(os.fspath(path), framework="pt") as handle:
+        with safe_open(os.fspath(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}
             keys = set(handle.keys())
             shapes = {k: handle.get_slice(k).get_shape() for k in wanted if k in keys}
@@ -190,56 +308,59 @@ def read_pickled_state(path: Path) -> dict:
     return loaded
 
 
-def detect_family(keys: set[str], shapes: dict[str, list[int]]) -> str:
-    if any(k.startswith("conditioner.embedders.") for k in keys):
-        return "SDXL"
-    if any(k.startswith("cond_stage_model.model.") for k in keys):
-        return "SD 2.x"
-    if _SD1_TEXT_KEY not in keys or _UNET_IN_KEY not in keys:
-        return "unknown (no SD 1.x UNet and CLIP text encoder weights found)"
-    if shapes.get(_UNET_IN_KEY, [0, 4])[1] != 4:
-        return "inpainting (9-channel UNet)"
-    if shapes.get(_SD1_CONTEXT_KEY, [0, 768])[1] != 768:
-        return "unknown (cross-attention width is not 768)"
-    return "sd1"
-
-
-def _materialize_embedded_config(text: str, cache_dir: Path) -> Path:
+def _materialize_config(base: Path, embedded: str | None, overrides: dict, cache_dir: Path) -> Path:
+    text = json.dumps({"base": base.name, "embedded": embedded, "overrides": overrides}, sort_keys=True)
     folder = cache_dir / "configs" / hashlib.sha256(text.encode()).hexdigest()[:16]
     if (folder / "model_index.json").is_file():
         return folder
     try:
-        return _write_config_folder(text, folder)
+        return _write_config_folder(base, embedded, overrides, folder)
     except OSError:  # a full or read-only data dir must not stop a model from loading
-        return _write_config_folder(text, Path(tempfile.mkdtemp(prefix="sdstudio-config-")))
+        return _write_config_folder(base, embedded, overrides, Path(tempfile.mkdtemp(prefix="sdstudio-config-")))
 
 
-def _write_config_folder(text: str, folder: Path) -> Path:
-    configs = json.loads(text)
-    for part in ("unet", "vae", "text_encoder"):
-        write_text_atomic(folder / part / "config.json", json.dumps(configs[part], indent=1))
-    for part in ("tokenizer", "scheduler"):
-        shutil.copytree(SD1_CONFIG_DIR / part, folder / part, dirs_exist_ok=True)
+def _write_config_folder(base: Path, embedded: str | None, overrides: dict, folder: Path) -> Path:
+    configs = json.loads(embedded) if embedded else {}
+    for part in ("tokenizer", "tokenizer_2", "scheduler", "unet", "vae", "text_encoder", "text_encoder_2"):
+        if (base / part).is_dir():
+            shutil.copytree(base / part, folder / part, dirs_exist_ok=True)
+    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        if isinstance(configs.get(part), dict):
+            write_text_atomic(folder / part / "config.json", json.dumps(configs[part], indent=1))
+    if isinstance(configs.get("scheduler"), dict):  # our own files record v-prediction this way
+        write_text_atomic(folder / "scheduler" / "scheduler_config.json", json.dumps(configs["scheduler"], indent=1))
+    if "prediction_type" in overrides:
+        _update_json(folder / "scheduler" / "scheduler_config.json", prediction_type=overrides["prediction_type"])
+    if "upcast_attention" in overrides:
+        _update_json(folder / "unet" / "config.json", upcast_attention=overrides["upcast_attention"])
     # model_index.json last: its presence marks the folder complete.
-    write_text_atomic(folder / "model_index.json", (SD1_CONFIG_DIR / "model_index.json").read_text(encoding="utf-8"))
+    write_text_atomic(folder / "model_index.json", (base / "model_index.json").read_text(encoding="utf-8"))
     return folder
+
+
+def _update_json(path: Path, **values) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(values)
+    write_text_atomic(path, json.dumps(data, indent=1))
 
 
 def native_resolution(info: CheckpointInfo) -> int:
     """The image side a model was trained at (UNet sample size x VAE stride), read from configs
-    only: cheap enough to set the UI's default size without loading weights."""
+    and a header only: cheap enough to set the UI's default size without loading weights (and
+    without torch: a pickled file is not opened for this, SD 1.x's 512 is assumed)."""
     try:
         if info.is_diffusers_folder:
             unet = json.loads((info.path / "unet" / "config.json").read_text(encoding="utf-8"))
             vae = json.loads((info.path / "vae" / "config.json").read_text(encoding="utf-8"))
+        elif info.path.suffix.lower() != ".safetensors":
+            return 512
         else:
-            # numpy, not "pt": only the header is read, and torch must not load while the page builds.
-            with safe_open(os.fspath(info.path), framework="numpy") as handle:
-                embedded = (handle.metadata() or {}).get(EMBEDDED_CONFIG_KEY)
-            if embedded is None:
-                return 512  # SD 1.x
-            configs = json.loads(embedded)
-            unet, vae = configs["unet"], configs["vae"]
+            layout, embedded = read_family_layout(info.path)
+            family = families.detect(layout)
+            base = family.config_dir.parent / family.config_for(_yaml_overrides(info.path))
+            configs = json.loads(embedded) if embedded else {}
+            unet = configs.get("unet") or json.loads((base / "unet" / "config.json").read_text(encoding="utf-8"))
+            vae = configs.get("vae") or json.loads((base / "vae" / "config.json").read_text(encoding="utf-8"))
         return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
     except Exception:  # an unreadable header or config: assume SD 1.x, loading will say what is wrong
         return 512

@@ -6,9 +6,14 @@ one has loaded: a file that fails to load leaves the app as it was (the issue as
 this). The price is that both models are in memory during a switch: an SD 1.5 model is about
 2 GB more at peak in fp16, 4 GB in fp32. A1111 too reads the new weights while the old model is
 loaded, and restores the previous checkpoint when loading fails.
+
+With the settings passed in (A1111's "Maximum number of checkpoints loaded at the same time" and
+"Checkpoints to cache in RAM") more models stay loaded, or keep their weights in RAM once they
+leave; at the defaults (1 and 0) exactly one model is resident and nothing is cached.
 """
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from modules.models.discovery import (
@@ -18,6 +23,7 @@ from modules.models.discovery import (
     find_checkpoints,
     resolve_checkpoint,
 )
+from modules.models.family_index import FamilyIndex
 from modules.models.hashing import HashCache
 
 
@@ -40,6 +46,7 @@ class ModelManager:
         bundled: tuple[Path, ...] = (),
         on_loaded=None,
         loader=None,
+        settings=None,
     ):
         self._dirs = checkpoint_dirs
         self._bundled = bundled
@@ -51,8 +58,15 @@ class ModelManager:
         # folders; that one file (or diffusers folder) is then listed like a bundled model.
         self._preferred_path = checkpoint_at(Path(preferred)) if preferred else None
         self._hashes = HashCache(cache_dir / "hashes.json")
+        self._families = FamilyIndex()
         self._lock = threading.RLock()
-        self._loaded = None
+        self._settings = settings  # read on each switch: sd_checkpoints_limit, sd_checkpoint_cache
+        # Loaded models by path, least recently used first: the last one is the current model.
+        self._resident: OrderedDict = OrderedDict()
+        # Models that left, kept in RAM (CPU) for a fast switch back, least recently used first.
+        self._ram_cache: OrderedDict = OrderedDict()
+        # Called with each model get() hands out (engine.vaes puts a job's VAE on a refiner).
+        self.on_handout = None
         self._on_loaded = on_loaded or (lambda model: None)
         # (info, sha256, policy, cache_dir) -> LoadedModel; a test may wrap it to hold a load midway.
         self.loader = loader
@@ -75,9 +89,20 @@ class ModelManager:
     def title(self, info: CheckpointInfo) -> str:
         return info.title(self.cached_short_hash(info))
 
+    def family_of(self, info: CheckpointInfo):
+        """The checkpoint's model family (modules.models.families), from its header or config; None
+        for a pickled file not loaded yet or a file no family recognises."""
+        return self._families.family_of(info)
+
     @property
     def loaded(self):
-        return self._loaded
+        """The current model: the one most recently handed out (None when none is loaded)."""
+        return next(reversed(self._resident.values()), None)
+
+    @property
+    def resident(self) -> list:
+        """The models loaded now, least recently used first."""
+        return list(self._resident.values())
 
     @property
     def loading(self) -> CheckpointInfo | None:
@@ -115,7 +140,7 @@ class ModelManager:
         """The listed checkpoint `wanted` names (None or "": the loaded or default one).
         Raises UnknownCheckpointError, naming what is available, for anything else."""
         if not wanted or not str(wanted).strip():
-            return self._loaded.info if self._loaded else self.default_checkpoint()
+            return self.loaded.info if self.loaded is not None else self.default_checkpoint()
         found = self.checkpoints()
         info = self._match(str(wanted), found)
         if info is None:
@@ -128,51 +153,124 @@ class ModelManager:
     # --- loading -------------------------------------------------------------------
     def get(self, wanted: "str | CheckpointInfo | None" = None):
         """The loaded model for `wanted` (a name; a CheckpointInfo already resolved from the list;
-        None: the current or default one), loading if needed. If loading fails, the model loaded
-        before stays loaded and the error is raised."""
-        from modules.models.loading import CheckpointLoadError, load_checkpoint
+        None: the current or default one), loading if needed. If loading fails, the models loaded
+        before stay loaded and the error is raised.
 
+        With "Maximum number of checkpoints loaded at the same time" N, up to N models stay loaded
+        (the least recently used goes first); with "Checkpoints to cache in RAM" K, up to K models
+        that left keep their weights in RAM, so switching back reads nothing from disk."""
         with self._lock:
             info = wanted if isinstance(wanted, CheckpointInfo) else self.resolve(wanted)
-            if self._loaded is not None and self._loaded.info.path == info.path:
-                return self._loaded
-            self._loading = info
-            try:
-                if self._policy is None:  # importing torch is part of the first load's wait
-                    self._policy = self._policy_factory()
-                try:
-                    sha256 = self._hashes.sha256(info.path)
-                except OSError as error:  # vanished since listing, or replaced by a non-regular file
-                    raise CheckpointLoadError(f"{info.name}: cannot be read ({type(error).__name__})") from error
-                model = (self.loader or load_checkpoint)(info, sha256, self._policy, self._cache_dir)
-            except Exception as error:
-                self._failure = (info, _reason(info, error))
-                raise
-            finally:
-                self._loading = None
-            self._failure = None
-            self._loaded = model
-            self._on_loaded(model)
+            model = self._resident.get(info.path)
+            if model is None:
+                model = self._load(info)
+            self._resident[info.path] = model
+            self._resident.move_to_end(info.path)
+            self._evict(self._limit())
+            if self.on_handout is not None:
+                self.on_handout(model)
             return model
 
+    def _load(self, info: CheckpointInfo):
+        from modules.models.loading import CheckpointLoadError, load_checkpoint
+
+        self._loading = info
+        try:
+            if self._policy is None:  # importing torch is part of the first load's wait
+                self._policy = self._policy_factory()
+            try:
+                sha256 = self._hashes.sha256(info.path)
+            except OSError as error:  # vanished since listing, or replaced by a non-regular file
+                raise CheckpointLoadError(f"{info.name}: cannot be read ({type(error).__name__})") from error
+            model = self._from_ram_cache(info, sha256)
+            if model is None:
+                model = (self.loader or load_checkpoint)(info, sha256, self._policy, self._cache_dir)
+                self._families.remember(info, getattr(model, "family", None))
+        except Exception as error:
+            self._failure = (info, _reason(info, error))
+            raise
+        finally:
+            self._loading = None
+        self._failure = None
+        self._on_loaded(model)
+        return model
+
+    def _limit(self) -> int:
+        return max(1, int(self._setting("sd_checkpoints_limit", 1)))
+
+    def _setting(self, key: str, default: int) -> int:
+        if self._settings is None:
+            return default
+        try:
+            return int(self._settings.get(key))
+        except (KeyError, TypeError, ValueError):
+            return default
+
+    def _evict(self, keep: int) -> None:
+        """Drop loaded models beyond the `keep` most recently used, into the RAM cache if it has room."""
+        while len(self._resident) > keep:
+            _, model = self._resident.popitem(last=False)
+            self._to_ram_cache(model)
+
+    def _to_ram_cache(self, model) -> None:
+        size = self._setting("sd_checkpoint_cache", 0)
+        if size <= 0:
+            return
+        self._ram_cache.pop(model.info.path, None)
+        self._ram_cache[model.info.path] = _parts_to(model, _cpu())
+        while len(self._ram_cache) > size:
+            self._ram_cache.popitem(last=False)
+
+    def _from_ram_cache(self, info: CheckpointInfo, sha256: str):
+        """The cached model of this file if its content is unchanged (the cache entry goes either way)."""
+        model = self._ram_cache.pop(info.path, None)
+        if model is None or model.sha256 != sha256 or self._policy is None:
+            return None
+        return _parts_to(model, self._policy.device)
+
+    def sha256_of(self, path: Path) -> str:
+        """A model file's sha256 through the same hash cache as the checkpoints' (VAE files too)."""
+        return self._hashes.sha256(path)
 
     def unload(self) -> CheckpointInfo | None:
-        """Drop the loaded model (A1111's unload-checkpoint): its memory goes with the last
-        reference; the next job loads what it asks for. The checkpoint it held, or None."""
+        """Drop the loaded models (A1111's unload-checkpoint): their memory goes with the last
+        reference (unless "Checkpoints to cache in RAM" keeps them there); the next job loads what
+        it asks for. The checkpoint that was current, or None."""
         import gc
 
         with self._lock:
-            model, self._loaded = self._loaded, None
+            current = self.loaded
+            self._evict(0)
         gc.collect()
-        return model.info if model is not None else None
+        return current.info if current is not None else None
 
     def reload(self):
         """Read the loaded checkpoint (or the default one) from disk again (A1111's
         reload-checkpoint): a file replaced under the same name takes effect."""
         with self._lock:
-            info = self._loaded.info if self._loaded is not None else self.default_checkpoint()
+            current = self.loaded
+            info = current.info if current is not None else self.default_checkpoint()
             self.unload()
+            self._ram_cache.pop(info.path, None)  # from disk, not from the RAM cache
             return self.get(info)
+
+
+_DEVICE_PARTS = ("unet", "vae", "text_encoder", "text_encoder_2")
+
+
+def _cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
+def _parts_to(model, device):
+    """The model with its networks on `device` (a no-op where they are already there)."""
+    for name in _DEVICE_PARTS:
+        module = getattr(model, name, None)
+        if module is not None and module.device != device:
+            setattr(model, name, module.to(device))
+    return model
 
 
 def _reason(info: CheckpointInfo, error: BaseException) -> str:

@@ -13,7 +13,7 @@ from modules.images.pixels import to_pil_images
 from modules.images.previews import make_preview
 from modules.memory import prepare_compute_thread
 from modules.plugins.types import ImageSavedParams, PostprocessImageParams
-from modules.processing import hires
+from modules.processing import hires, inpaint_model
 from modules.processing.context import ProcessingContext
 from modules.processing.hires_size import HiresTarget, target_size
 from modules.processing.hooks import StageHooks
@@ -65,7 +65,7 @@ def generate(p: ProcessingContext, engine, job, prepared: PreparedRequest) -> Ge
             warnings=p.warnings,
         )
         params = SamplingParams(p.steps, sampler, schedule, p.cfg_scale, p.width, p.height)
-        _sample_batches(p, engine, job, hooks, result, params, seed_plan, job_images, prepared)
+        _sample_batches(p, engine, job, hooks, result, params, seed_plan, job_images, prepared, networks)
     finally:
         networks.deactivate()
     hooks.run("postprocess", result=result)
@@ -86,7 +86,8 @@ def _seed_plan(p) -> noise.SeedPlan:
 
 
 def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult, params: "SamplingParams",
-                    seed_plan: noise.SeedPlan, job_images: JobImages, prepared: PreparedRequest) -> None:  # fmt: skip
+                    seed_plan: noise.SeedPlan, job_images: JobImages, prepared: PreparedRequest,
+                    networks: ActiveNetworks | None = None) -> None:  # fmt: skip
     request = p.request
     job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
     # img2img: the init images are prepared after the `process` hook (which may set p.mask_round).
@@ -99,6 +100,9 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         options=request.sampler_options(),
     )
     p.extra_generation_params.update(_seed_params(request, seed_plan, noise_settings))
+    if stage is None:  # img2img's stage writes its own
+        mask_weight = float(p.settings.get("inpainting_mask_weight"))
+        p.extra_generation_params.update(inpaint_model.conditioning_infotext(p.model, mask_weight))
     # The preview carries the size the result will have (the hires pass's when there is one): the UI
     # draws it at that size.
     output_size = (second.target.width, second.target.height) if second is not None else (p.width, p.height)
@@ -116,10 +120,13 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         hooks.run("before_process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
         hooks.run("process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
         prompts, negative, seeds, subseeds = job_images.used()
-        refiner = _refiner_switch(engine, p, prompts, negative, prepared.refiner)
+        refiner = _refiner_switch(engine, p, prompts, negative, prepared.refiner, networks)
+        plan = job_prompts.plan(prompts, negative, p.cfg_scale, p.steps)
+        if stage is not None:  # instruct-pix2pix guides by the picture too
+            plan = stage.guidance_for(plan)
         latents, stopped = sample_latents(
             p.model,
-            job_prompts.plan(prompts, negative, p.cfg_scale, p.steps),
+            plan,
             seeds,
             params,
             on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
@@ -141,6 +148,8 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                 should_stop=job.should_stop, on_latents=on_latents,
             )  # fmt: skip
         decoded = decode_latents(decoder, latents)
+        if refiner is not None:
+            refiner.restore()
         if stage is not None:
             decoded = stage.finish(p, hooks, decoded, batch_index * request.batch_size)
         # A batch stopped before its last step (Interrupt or Skip) is half-denoised noise: shown, not
@@ -222,6 +231,7 @@ class HiresPass:
         model, r = p.model, p.request
         factor = model.vae_scale_factor
         size = (self.target.height // factor, self.target.width // factor)
+        pictures = None
         if r.hr_upscaler in hires.LATENT_UPSCALERS:
             start = hires.upscale_latents(latents, r.hr_upscaler, size)
         else:
@@ -232,7 +242,7 @@ class HiresPass:
         hr_prompts = [strip_tags(r.hr_prompt)[0] if r.hr_prompt else text for text in prompts]
         hr_negative = strip_tags(r.hr_negative_prompt)[0] if r.hr_negative_prompt else negative
         plan = job_prompts.plan(hr_prompts, hr_negative, p.cfg_scale, p.steps, hires_steps=self.steps,
-                                loop_steps=self.run_steps)  # fmt: skip
+                                loop_steps=self.run_steps, size=(self.target.width, self.target.height))  # fmt: skip
         generators = noise.generators_for(seeds)
         inputs = DenoiseInputs(
             latents=noise.initial_noise(generators, (model.latent_channels, *size)).to(start.device, start.dtype),
@@ -240,7 +250,11 @@ class HiresPass:
             generators=generators,
             init_latents=start,
             strength=r.denoising_strength,
-        )
+            extra_channels=inpaint_model.txt2img_extra_channels(
+                model, len(seeds), self.target.width, self.target.height, pictures=pictures,
+                mask_weight=float(p.settings.get("inpainting_mask_weight")),
+            ),
+        )  # fmt: skip
         scheduler = self.sampler.build(model.scheduler_config, self.schedule)
         return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks, on_latents)
 
@@ -337,7 +351,11 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
                                           device=device)  # fmt: skip
     initial = initial.to(device, model.unet.dtype)
     schedule_steps, start = params.steps, {}
-    if img2img is not None:
+    if img2img is None:  # txt2img on an inpainting model: A1111's grey picture, all masked
+        extra = inpaint_model.txt2img_extra_channels(model, initial.shape[0], params.width, params.height)
+        if extra is not None:
+            start = {"extra_channels": extra}
+    else:
         schedule_steps, start = img2img(initial)
         if start["start_step"] >= schedule_steps:  # denoising strength 0: no step runs
             return start["init_latents"], False
@@ -363,11 +381,14 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
 
 class RefinerSwitch(ModelSwitch):
     """Loads the refiner checkpoint when the sampler reaches the switch point (the manager keeps
-    one model in memory, as A1111 does: the base model is loaded again for the next job)."""
+    one model in memory, as A1111 does: the base model is loaded again for the next job). The
+    job's extra networks (LoRA tags) move to the refiner before its prompts are encoded, as A1111
+    applies them to it; `restore()` moves them back for the next batch."""
 
-    def __init__(self, engine, p, prompts: list[str], negative: str, info):
+    def __init__(self, engine, p, prompts: list[str], negative: str, info, networks=None):
         super().__init__(p.request.refiner_switch_at, self._load)
         self.engine, self.p, self.prompts, self.negative, self.info = engine, p, prompts, negative, info
+        self.networks = networks
         self.loaded_model = None
 
     def _load(self):
@@ -375,11 +396,18 @@ class RefinerSwitch(ModelSwitch):
         model = self.engine.models.get(self.info)  # the CheckpointInfo prepare() resolved
         self.loaded_model = model
         refiner_p = dataclasses.replace(p, model=model)
-        plan = JobPrompts(self.engine, refiner_p).plan(self.prompts, self.negative, p.cfg_scale, p.steps)
+        if self.networks is not None:
+            self.networks.switch_model(refiner_p)
+        job_prompts = JobPrompts(self.engine, refiner_p, network_state=_network_state(p))
+        plan = job_prompts.plan(self.prompts, self.negative, p.cfg_scale, p.steps)
         return model.unet, plan
 
+    def restore(self) -> None:
+        if self.networks is not None and self.loaded_model is not None:
+            self.networks.switch_model(self.p)
 
-def _refiner_switch(engine, p, prompts: list[str], negative: str, info) -> RefinerSwitch | None:
+
+def _refiner_switch(engine, p, prompts: list[str], negative: str, info, networks=None) -> RefinerSwitch | None:
     """`info`: the refiner's CheckpointInfo as prepare() resolved it (None: no refiner)."""
     request = p.request
     if info is None:
@@ -389,7 +417,7 @@ def _refiner_switch(engine, p, prompts: list[str], negative: str, info) -> Refin
             {"refiner_checkpoint": engine.models.title(info), "refiner_switch_at": request.refiner_switch_at}
         )  # fmt: skip
     )
-    return RefinerSwitch(engine, p, prompts, negative, info)
+    return RefinerSwitch(engine, p, prompts, negative, info, networks)
 
 
 def _previewer(p, job, engine, output_size: tuple[int, int]):

@@ -33,9 +33,14 @@ class GenerationRun:
 
     def context(self, prepared: PreparedRequest, seed: int) -> ProcessingContext:
         request = prepared.request
+        vaes = getattr(self.engine, "vaes", None)
+        if vaes is not None:  # before get(): the model handed out gets this call's VAE at once
+            vaes.select_for_job(prepared.settings.get("sd_vae"))
+        model = self.engine.models.get(prepared.checkpoint)  # resolved once, by prepare()
+        vae_params = apply_vae(self.engine, model, prepared.settings)
         p = ProcessingContext(
             request=request,
-            model=self.engine.models.get(prepared.checkpoint),  # resolved once, by prepare()
+            model=model,
             settings=prepared.settings,
             models_dir=self.engine.paths.models_dir,
             prompt=prepared.prompt,
@@ -52,6 +57,7 @@ class GenerationRun:
             engine=self.engine,
         )
         p.process = lambda **overrides: self.process(**overrides)
+        p.extra_generation_params.update(vae_params)
         if prepared.script is not None and prepared.script_args is not None:  # the Script-menu choice's keys
             p.extra_generation_params.update(args_to_infotext(prepared.script, prepared.script_args))
         return p
@@ -75,6 +81,31 @@ class GenerationRun:
 def run(request: GenerationRequest, prepared: PreparedRequest, engine, job):
     """Run a request (as submitted) through the chosen Script-menu script if any, otherwise one
     generation; `prepared` is what Engine.submit_txt2img resolved for it."""
+    vaes = getattr(engine, "vaes", None)
+    if vaes is None:
+        return _run(request, prepared, engine, job)
+    with vaes.for_job(prepared.settings.get("sd_vae")):  # a refiner loaded mid-job gets it too
+        return _run(request, prepared, engine, job)
+
+
+def apply_vae(engine, model, settings) -> dict:
+    """Put the job's "SD VAE" on the model before anything encodes or decodes (hires fix and
+    img2img use the same one); the infotext keys it adds: "VAE hash" and "VAE" when a file is used."""
+    vaes = getattr(engine, "vaes", None)
+    if vaes is None:
+        return {}
+    info = vaes.apply(model, settings.get("sd_vae"))
+    if info is None:
+        return {}
+    params = {}
+    if settings.get("add_vae_hash_to_info"):
+        params["VAE hash"] = vaes.sha256(info)[:10]  # A1111: the file's sha256, first 10 hex digits
+    if settings.get("add_vae_name_to_info"):
+        params["VAE"] = info.infotext_name
+    return params
+
+
+def _run(request: GenerationRequest, prepared: PreparedRequest, engine, job):
     runner = GenerationRun(engine, job, request, prepared, noise.pick_seed(prepared.request.seed))
     if prepared.script is None:
         return runner.generate(prepared, runner.seed)

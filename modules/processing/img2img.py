@@ -3,7 +3,9 @@ denoising strength starts (A1111's step count), the mask blended into every step
 laid back over the originals. The batch loop is txt2img's (modules/processing/batch_loop.py): this
 stage only changes where sampling starts and what happens to the decoded pictures.
 
-The pixel work before encoding is modules/processing/img2img_init.py.
+The pixel work before encoding is modules/processing/img2img_init.py. Image-conditioned checkpoints
+(9-channel inpainting models, instruct-pix2pix) get their extra UNet input channels here
+(modules/processing/inpaint_model.py), and instruct-pix2pix its guidance (`guidance_for`).
 """
 
 import hashlib
@@ -18,12 +20,16 @@ from modules.images.color_correction import apply_color_correction
 from modules.images.infotext import params_from_fields
 from modules.images.inpaint_area import composite, place_generated
 from modules.images.masks import latent_mask
+from modules.images.pixels import to_model_pixels
 from modules.images.resize_modes import interpolate_latent
 from modules.plugins.types import MaskBlendParams, MaskOverlayParams
+from modules.processing import inpaint_model
 from modules.processing.hires import encode_images
 from modules.processing.img2img_init import LATENT_NOISE, LATENT_NOTHING, InitPlan, img2img_steps, plan_init
 from modules.processing.request import INPAINT_AREAS, MASK_MODES, MASKED_CONTENT, RESIZE_MODES
 from modules.sampling.denoiser import InpaintBlend
+from modules.sampling.guidance import GuidancePlan
+from modules.sampling.ip2p_guidance import ip2p_plan_for
 
 OUTPUT_SUBDIR = "img2img-images"
 INIT_IMAGES_SUBDIR = "init-images"
@@ -47,7 +53,11 @@ class Img2ImgStage:
     noise_multiplier: float
     extra_noise: float
     prediction_type: str = "epsilon"
+    unet_channels: int = inpaint_model.LATENT_UNET_CHANNELS  # 9: inpainting model, 8: instruct-pix2pix
+    mask_weight: float = 1.0  # inpainting models: the inpainting_mask_weight setting
+    image_cfg_scale: float | None = None  # instruct-pix2pix: the request's Image CFG scale
     _latents: dict[int, torch.Tensor] = field(default_factory=dict)  # init picture index -> (1, C, h, w)
+    _extra: dict[int, torch.Tensor] = field(default_factory=dict)  # init picture index -> (1, C', h, w)
 
     @classmethod
     def for_job(cls, p, engine) -> "Img2ImgStage":
@@ -67,6 +77,11 @@ class Img2ImgStage:
             multiplier = float(settings.get("initial_noise_multiplier"))
         stage = cls(plan, schedule_steps, run_steps, multiplier, float(settings.get("img2img_extra_noise")),
                     p.model.scheduler_config.get("prediction_type") or "epsilon")  # fmt: skip
+        stage.unet_channels = inpaint_model.supported_unet_channels(p.model)
+        if stage.unet_channels == inpaint_model.INPAINT_UNET_CHANNELS:
+            stage.mask_weight = float(settings.get("inpainting_mask_weight"))
+        elif stage.unet_channels == inpaint_model.IP2P_UNET_CHANNELS:
+            stage.image_cfg_scale = request.image_cfg_scale
         p.extra_generation_params.update(stage.infotext_params(request))
         if settings.get("save_init_img"):
             try:
@@ -98,7 +113,19 @@ class Img2ImgStage:
             values["initial_noise_multiplier"] = self.noise_multiplier
         if self.extra_noise > 0:
             values["img2img_extra_noise"] = self.extra_noise
-        return {key: value for key, value in params_from_fields(values).items() if value is not None}
+        if self.unet_channels == inpaint_model.IP2P_UNET_CHANNELS:
+            values["image_cfg_scale"] = self.image_cfg_scale  # A1111: only when an edit model ran
+        params = params_from_fields(values)
+        if self.unet_channels == inpaint_model.INPAINT_UNET_CHANNELS:
+            params[inpaint_model.MASK_WEIGHT_KEY] = self.mask_weight
+        return {key: value for key, value in params.items() if value is not None}
+
+    def guidance_for(self, plan: GuidancePlan) -> GuidancePlan:
+        """The plan this job samples with: instruct-pix2pix's two-scale plan for an 8-channel model,
+        else `plan` unchanged."""
+        if self.unet_channels != inpaint_model.IP2P_UNET_CHANNELS:
+            return plan
+        return ip2p_plan_for(plan, self.image_cfg_scale)
 
     def start(self, p, batch_index: int, batch_size: int, noise: torch.Tensor, hooks) -> dict:
         """The DenoiseInputs fields that start this batch from its init images (`noise`: the batch's
@@ -112,6 +139,9 @@ class Img2ImgStage:
             "noise_multiplier": self.noise_multiplier,
             "extra_noise": self.extra_noise,
         }
+        if self.unet_channels != inpaint_model.LATENT_UNET_CHANNELS:
+            extra = [self._extra_channels(p, batch_index * batch_size + i, init.shape[-2:]) for i in range(batch_size)]
+            fields["extra_channels"] = torch.cat(extra).to(noise.device, noise.dtype)
         if self.plan.processing_mask is None:
             return fields
         height, width = init.shape[-2:]
@@ -135,6 +165,26 @@ class Img2ImgStage:
                 latent = interpolate_latent(latent.float(), self.plan.width // factor, self.plan.height // factor)
             self._latents[key] = latent
         return self._latents[key]
+
+    def _extra_channels(self, p, index: int, latent_size) -> torch.Tensor:
+        """The extra UNet input channels of image `index` (cached per init picture)."""
+        key = index % len(self.plan.pictures)
+        if key not in self._extra:
+            vae, picture = p.model.vae, self.plan.pictures[key].processed
+            pixels = to_model_pixels([picture])
+            size = tuple(int(n) for n in latent_size)
+            if self.unet_channels == inpaint_model.INPAINT_UNET_CHANNELS:
+                mask = self.plan.processing_mask
+                if mask is not None and mask.size != picture.size:  # latent resize: encoded at its own size
+                    mask = mask.resize(picture.size, Image.Resampling.NEAREST)
+                weights = None if mask is None else inpaint_model.conditioning_mask(mask, round_mask=p.mask_round)
+                channels = inpaint_model.inpainting_channels(vae, pixels, weights, size, self.mask_weight)
+            else:  # instruct-pix2pix
+                channels = inpaint_model.ip2p_image_channels(vae, pixels)
+                if tuple(channels.shape[-2:]) != size:
+                    channels = interpolate_latent(channels.float(), size[1], size[0])
+            self._extra[key] = channels
+        return self._extra[key]
 
     def finish(self, p, hooks, images: list[Image.Image], first_index: int) -> list[Image.Image]:
         """The decoded pictures of a batch, colour-corrected (setting) and, with a mask, laid back

@@ -41,3 +41,19 @@ class ActiveNetworks:
                 network.deactivate(self.p)
             except Exception as error:  # noqa: BLE001
                 self.engine.extensions.report_error(owner, f"deactivate: {type(error).__name__}: {error}")
+
+    def switch_model(self, p) -> None:
+        """Move every network to the model that takes over mid-job (the refiner): undone on the model
+        being left, applied to `p.model` with the same tags; the job's deactivate() undoes it there."""
+        old = self.p
+        if p is old:
+            return
+        for owner, network in self.activated:
+            mine = [call for n in network.names for call in old.extra_network_calls.get(n, [])]
+            try:
+                network.deactivate(old)
+                network.activate(p, mine)
+            except Exception as error:  # noqa: BLE001 - the job goes on without this network
+                self.engine.extensions.report_error(owner, f"model switch: {type(error).__name__}: {error}")
+                p.warnings.append(f"extra network {owner!r} failed on {p.model.info.name}: {error}")
+        self.p = p

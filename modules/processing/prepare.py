@@ -94,6 +94,11 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
         refiner = attempt("refiner_checkpoint", lambda: engine.models.resolve(request.refiner_checkpoint))
     elif request.refiner_checkpoint:  # switch at 1.0: never used, but a wrong name is still wrong
         attempt("refiner_checkpoint", lambda: engine.models.resolve(request.refiner_checkpoint))
+    if refiner is not None:
+        attempt("refiner_checkpoint", lambda: _check_refiner_fits(engine, checkpoint, refiner))
+    vaes = getattr(engine, "vaes", None)
+    if vaes is not None and settings is not None:  # a VAE named in override_settings must be listed
+        attempt("override_settings", lambda: vaes.setting_value(str(settings.get("sd_vae") or "Automatic")))
     prompts = attempt("styles", lambda: engine.prepare_prompts(request.prompt, request.negative_prompt,
                                                                 request.styles, live_settings))  # fmt: skip
     script, script_args = _selected_script(engine, request, attempt)
@@ -118,6 +123,23 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
         alwayson_args=alwayson,
         warnings=tuple(warnings),
     )
+
+
+def _check_refiner_fits(engine, checkpoint, refiner) -> None:
+    """A refiner continues the base's latents: both must share a latent space (an SDXL refiner after
+    an SDXL base, any SD 1.x / 2.x model after another). Checked from headers, before the job runs;
+    a family not known without loading (a pickled file) is checked by nothing here."""
+    models = engine.models
+    try:
+        base_info = checkpoint or models.resolve(None)
+    except LookupError:
+        return
+    base, second = models.family_of(base_info), models.family_of(refiner)
+    if base is not None and second is not None and base.latent_space != second.latent_space:
+        raise ValueError(
+            f"{refiner.name} is an {second.label} model and {base_info.name} an {base.label} model: their latents "
+            "differ, so one cannot refine the other's picture"
+        )
 
 
 def _selected_script(engine, request: GenerationRequest, attempt) -> tuple[Script | None, BaseModel | None]:

@@ -36,10 +36,12 @@ class JobPrompts:
         model = p.model
         embeddings = engine.embeddings_for(model)
         options = encode_options(p.settings, p.clip_skip)  # the job's snapshot, not the live settings
-        layers = model.text_encoder.config.num_hidden_layers
+        layers = min(encoder.config.num_hidden_layers for _, encoder, _ in model.text_encoders())
         if options.clip_skip > layers:  # the encoder uses its first layer: say so on the job
             p.warnings.append(f"Clip skip {options.clip_skip} is more than this model's {layers} layers: {layers} used")
         self.encoder = PromptEncoder(model, options, embeddings, engine.encodings, state=network_state)
+        self.family, self.settings = model.family, p.settings
+        self.size = (p.width, p.height)
         self._parts: dict[tuple, list[Part]] = {}
 
     def parts(self, text: str, steps: int, hires_steps: int | None = None) -> list[Part]:
@@ -49,10 +51,15 @@ class JobPrompts:
         return self._parts[key]
 
     def plan(self, prompts: list[str], negative_prompt: str, cfg_scale: float, steps: int,
-             hires_steps: int | None = None, loop_steps: int | None = None) -> GuidancePlan:  # fmt: skip
+             hires_steps: int | None = None, loop_steps: int | None = None,
+             size: tuple[int, int] | None = None) -> GuidancePlan:  # fmt: skip
         """`loop_steps`: the steps the sampler really runs (fewer than `hires_steps` in a
-        partial-denoise pass, where A1111 counts the schedule in the steps it runs)."""
+        partial-denoise pass, where A1111 counts the schedule in the steps it runs). `size`: (width,
+        height) of the pass, for SDXL's size conditioning (default: the job's)."""
         positives = [self.parts(text, steps, hires_steps) for text in prompts]
         negatives = self.parts(negative_prompt, steps, hires_steps)
-        return GuidancePlan(self.encoder.encode, positives, negatives, cfg_scale, loop_steps or steps,
-                            empty=self.encoder.empty_chunk())  # fmt: skip
+        width, height = size or self.size
+        return GuidancePlan(self.encoder.conditioning, positives, negatives, cfg_scale, loop_steps or steps,
+                            empty=self.encoder.empty_chunk(),
+                            unet_inputs=self.family.unet_inputs(self.settings, width, height),
+                            zero_empty_negative=self.family.zero_empty_negative)  # fmt: skip

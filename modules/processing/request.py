@@ -160,6 +160,9 @@ class Img2ImgKnobs(BaseModel):
     inpainting_mask_invert: bool = Field(False, json_schema_extra=infotext("Mask mode"))  # True: not masked
     # None: the initial_noise_multiplier setting
     initial_noise_multiplier: float | None = Field(None, ge=0.0, le=1.5, json_schema_extra=infotext("Noise multiplier"))
+    # instruct-pix2pix only (written to the infotext only when such a model ran): how strongly the
+    # result follows the init picture. None (A1111's API default): no image guidance, as 1.
+    image_cfg_scale: float | None = Field(1.5, ge=0.0, le=30.0, json_schema_extra=infotext("Image CFG scale"))
 
     @field_validator("resize_mode", mode="before")
     @classmethod

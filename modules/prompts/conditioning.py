@@ -64,20 +64,35 @@ class PromptTokenizer:
         return self.tokenize(text).token_count
 
 
+@dataclass(frozen=True)
+class Conditioning:
+    """One text's encoding: hidden states [77 * chunks, width] (every text encoder's, concatenated),
+    and the pooled output [pooled width] for families whose UNet takes it (SDXL), else None."""
+
+    hidden: torch.Tensor
+    pooled: torch.Tensor | None = None
+
+
 class PromptEncoder:
-    """Encodes texts for one model, one set of options, one state of the text encoder."""
+    """Encodes texts for one model, one set of options, one state of the text encoders. The
+    model's family says which encoders there are and which layer each gives (model.text_encoders())."""
 
     def __init__(self, model, options: EncodeOptions, embeddings=None, cache: EncodingCache | None = None, state=()):
         self.model, self.options = model, options
-        self.tokenizer = PromptTokenizer(model.tokenizer, options, embeddings)
+        self.encoders = model.text_encoders()
+        self.tokenizer = PromptTokenizer(self.encoders[0][2], options, embeddings)
         self.cache = cache or EncodingCache()
         embeddings_version = embeddings.version if embeddings is not None else 0
         # Anything that changes the output for the same text: the weights (networks merged into
-        # the text encoder are part of `state`), the options, the embeddings on disk.
-        self._key = (model.sha256, id(model.text_encoder), options, embeddings_version, state)
+        # the text encoders are part of `state`), the options, the embeddings on disk.
+        encoder_ids = tuple(id(encoder) for _, encoder, _ in self.encoders)
+        self._key = (model.sha256, encoder_ids, options, embeddings_version, state)
 
     def encode(self, text: str) -> torch.Tensor:
         """[77 * chunks, hidden] in the UNet's dtype."""
+        return self.conditioning(text).hidden
+
+    def conditioning(self, text: str) -> Conditioning:
         key = (self._key, text)
         cached = self.cache.get(key)
         if cached is None:
@@ -89,21 +104,38 @@ class PromptEncoder:
         """The encoding of an empty prompt (one chunk): what shorter prompts are padded with."""
         return self.encode("")[:77]
 
-    def _encode_chunks(self, tokenized: Tokenized) -> torch.Tensor:
-        encoder = self.model.text_encoder
+    def _encode_chunks(self, tokenized: Tokenized) -> Conditioning:
+        hidden_parts, pooled = [], None
+        for spec, encoder, tokenizer in self.encoders:
+            hidden, spec_pooled = self._encode_with(spec, encoder, tokenizer, tokenized)
+            hidden_parts.append(hidden)
+            if spec.pooled:
+                pooled = spec_pooled
+        dtype = self.model.unet.dtype
+        hidden = torch.cat(hidden_parts, dim=-1) if len(hidden_parts) > 1 else hidden_parts[0]
+        return Conditioning(hidden.to(dtype), pooled.to(dtype) if pooled is not None else None)
+
+    def _encode_with(self, spec, encoder, tokenizer, tokenized: Tokenized) -> tuple[torch.Tensor, torch.Tensor | None]:
         device = encoder.device
         ids = torch.tensor([chunk.tokens for chunk in tokenized.chunks], device=device)
+        ids = _pad_after_end(ids, tokenizer)
         fixes = [(row, offset, emb) for row, chunk in enumerate(tokenized.chunks) for offset, emb in chunk.fixes]
         with torch.inference_mode(), _embedding_vectors(encoder, fixes):
-            if self.options.clip_skip > 1:
-                states = encoder(ids, output_hidden_states=True).hidden_states
+            output = encoder(ids, output_hidden_states=True)
+            states = output.hidden_states
+            if spec.layer == "penultimate":
+                # SDXL's encoders: the raw penultimate layer; CLIP skip n goes n - 1 layers further back.
+                hidden = states[-usable_clip_skip(self.options.clip_skip + 1, len(states) - 1)]
+            elif self.options.clip_skip > 1:
                 hidden = states[-usable_clip_skip(self.options.clip_skip, len(states) - 1)]
                 hidden = _final_layer_norm(encoder)(hidden)
             else:
-                hidden = encoder(ids)[0]
+                hidden = output[0]
+            # The pooled output of the first chunk, as A1111 takes it for SDXL.
+            pooled = output.text_embeds[0] if spec.pooled else None
             weights = torch.tensor([c.multipliers for c in tokenized.chunks], device=device, dtype=hidden.dtype)
             hidden = self._apply_weights(hidden, weights)
-        return hidden.reshape(-1, hidden.shape[-1]).to(self.model.unet.dtype)
+        return hidden.reshape(-1, hidden.shape[-1]), pooled
 
     def _apply_weights(self, hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         if self.options.emphasis in ("Ignore", "None") or bool((weights == 1).all()):
@@ -114,6 +146,17 @@ class PromptEncoder:
         # "Original": weights change direction, not overall magnitude (per chunk, as A1111).
         original_mean = hidden.mean(dim=(1, 2), keepdim=True)
         return weighted * (original_mean / weighted.mean(dim=(1, 2), keepdim=True))
+
+
+def _pad_after_end(ids: torch.Tensor, tokenizer) -> torch.Tensor:
+    """Chunks are padded with the end token; OpenCLIP's tokenizers pad with "!" after the first end
+    token instead (A1111's id_pad), which is what those encoders were trained on."""
+    pad, end = tokenizer.pad_token_id, tokenizer.eos_token_id
+    if pad is None or pad == end:
+        return ids
+    positions = torch.arange(ids.shape[1], device=ids.device)
+    first_end = (ids == end).int().argmax(dim=1, keepdim=True)
+    return torch.where(positions > first_end, torch.full_like(ids, pad), ids)
 
 
 def usable_clip_skip(clip_skip: int, layers: int) -> int:
@@ -141,7 +184,7 @@ class _embedding_vectors:  # noqa: N801 - used as a context manager, reads like 
     def _hook(self, module, inputs, output):
         output = output.clone()
         for row, offset, embedding in self.fixes:
-            vectors = embedding.vectors.to(output.device, output.dtype)
+            vectors = embedding.vectors_for(output.shape[-1]).to(output.device, output.dtype)
             output[row, offset : offset + vectors.shape[0]] = vectors
         return output
 

@@ -43,10 +43,19 @@ class Embedding:
     # Which layout the file used ("a1111", "a1111-safetensors", "diffusers", "tensor", "sdxl:clip_l"),
     # so a user can be told what was read.
     format: str
+    # Every encoder's vectors by its width, for models with two text encoders (SDXL: clip_l 768 and
+    # clip_g 1280); None: only `vectors`.
+    by_width: dict[int, torch.Tensor] | None = None
 
     @property
     def vector_count(self) -> int:
         return self.vectors.shape[0]
+
+    def vectors_for(self, width: int) -> torch.Tensor:
+        """The vectors for a text encoder of this width."""
+        if self.by_width is not None and width in self.by_width:
+            return self.by_width[width]
+        return self.vectors
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ class EmbeddingDatabase:
         """Changes whenever what a prompt would resolve to changes: a conditioning cache keys on it."""
         return self._version
 
-    def load(self, tokenizer, expected_dim: int) -> LoadReport:
+    def load(self, tokenizer, expected_dim: int | tuple[int, ...]) -> LoadReport:
         """Bring the database up to date with the folder; cheap (one directory walk) when nothing changed."""
         with self._lock:
             listing = _list_files(self.folder)
@@ -288,7 +297,9 @@ def _describe_dim(dim: int) -> str:
     return f"{dim} ({family})" if family else str(dim)
 
 
-def _vectors_for(content: _FileContent, expected_dim: int) -> tuple[torch.Tensor, str]:
+def _vectors_for(content: _FileContent, expected_dim: int | tuple[int, ...]) -> tuple[torch.Tensor, str]:
+    if isinstance(expected_dim, tuple):
+        return _vectors_for_each(content, expected_dim)[0], content.format
     if content.format != "sdxl":
         vectors = content.parts[""]
         if vectors.shape[1] != expected_dim:
@@ -305,7 +316,22 @@ def _vectors_for(content: _FileContent, expected_dim: int) -> tuple[torch.Tensor
     raise _Unusable(f"SDXL embedding ({sizes}): no part fits this model's text encoder ({expected_dim})")
 
 
-def _build_snapshot(cache, listing, tokenizer, expected_dim: int) -> _Snapshot:
+def _vectors_for_each(content: _FileContent, widths: tuple[int, ...]) -> list[torch.Tensor]:
+    """A model with several text encoders needs a part for each (SDXL's clip_l and clip_g)."""
+    found = []
+    for width in widths:
+        match = [vectors for vectors in content.parts.values() if vectors.shape[1] == width]
+        if not match:
+            sizes = ", ".join(f"{key or 'vectors'} {vectors.shape[1]}" for key, vectors in content.parts.items())
+            wanted = " and ".join(str(w) for w in widths)
+            raise _Unusable(f"this model's text encoders take {wanted} values per vector; the file has {sizes}")
+        found.append(match[0])
+    if len({vectors.shape[0] for vectors in found}) != 1:
+        raise _Unusable("its parts hold different numbers of vectors")
+    return found
+
+
+def _build_snapshot(cache, listing, tokenizer, expected_dim: int | tuple[int, ...]) -> _Snapshot:
     embeddings: dict[str, Embedding] = {}
     skipped: dict[str, str] = {}
     owner_of_ids: dict[tuple[int, ...], tuple[str, str]] = {}  # ids -> (name, relative path)
@@ -340,6 +366,7 @@ def _build_snapshot(cache, listing, tokenizer, expected_dim: int) -> _Snapshot:
             hash=content.sha256[:SHORT_HASH_LENGTH],
             sha256=content.sha256,
             format=layout,
+            by_width=_by_width(content, expected_dim),
         )
         owner_of_ids[ids] = (name, rel)
         embeddings[name] = embedding
@@ -347,6 +374,12 @@ def _build_snapshot(cache, listing, tokenizer, expected_dim: int) -> _Snapshot:
     for candidates in index.values():
         candidates.sort(key=lambda entry: len(entry[0]), reverse=True)
     return _Snapshot(embeddings, skipped, index)
+
+
+def _by_width(content: _FileContent, expected_dim: int | tuple[int, ...]) -> dict[int, torch.Tensor] | None:
+    if not isinstance(expected_dim, tuple):
+        return None
+    return {vectors.shape[1]: vectors for vectors in _vectors_for_each(content, expected_dim)}
 
 
 def _fingerprint(snapshot: _Snapshot) -> tuple:

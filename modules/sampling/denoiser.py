@@ -33,6 +33,9 @@ class DenoiseInputs:
     inpaint: "InpaintBlend | None" = None  # inpainting: each step's prediction blended with the init
     options: SamplerOptions | None = None  # eta, s_churn, ... where the scheduler takes them
     switch: "ModelSwitch | None" = None  # the refiner: another UNet from a fraction of the steps on
+    # More UNet input channels after the latents: a 9-channel inpainting model's mask and masked
+    # image latents, instruct-pix2pix's image latents ([batch, C, h, w]; the plan picks the rows).
+    extra_channels: torch.Tensor | None = None
 
 
 @dataclass
@@ -112,11 +115,14 @@ def denoise(
     step_kwargs.update(sampler_step_kwargs(scheduler, inputs.options))
     total = len(timesteps)
     switch_at = int(total * inputs.switch.fraction) if inputs.switch is not None else None
+    extra_channels = inputs.extra_channels
     for index, t in enumerate(timesteps):
         if should_stop():
             return latents, True
         if index == switch_at:
             unet, plan = inputs.switch.load()
+            if extra_channels is not None and unet.config.in_channels == latents.shape[1]:
+                extra_channels = None  # an inpainting / ip2p base, a plain refiner: latents only
         cond, uncond = plan.contexts(plan.step_for(index, total))
         x = latents
         if step_hooks is not None:
@@ -125,8 +131,12 @@ def denoise(
             x, cond, uncond = params.x, params.cond, params.uncond
         context = torch.cat([uncond, cond]) if uncond is not None else cond
         model_input = scheduler.scale_model_input(plan.model_input(x), t)
+        if extra_channels is not None:
+            channels = plan.extra_channel_rows(extra_channels).to(model_input.device, model_input.dtype)
+            model_input = torch.cat([model_input, channels], dim=1)
         with torch.inference_mode():
-            prediction = plan.combine(unet(model_input, t, encoder_hidden_states=context).sample)
+            output = unet(model_input, t, encoder_hidden_states=context, **plan.unet_kwargs(step_index=index)).sample
+            prediction = plan.combine(output)
         if step_hooks is not None:
             after = step_hooks.make_after(prediction, x, t, index, total)
             step_hooks.after(after)

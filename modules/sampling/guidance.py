@@ -38,11 +38,18 @@ class GuidancePlan:
         cfg_scale: float,
         steps: int,
         empty: torch.Tensor | None = None,
+        unet_inputs: Callable | None = None,
+        zero_empty_negative: bool = False,
     ):
         """`positives`: the parts of each image's prompt; `negatives`: the negative prompt's parts
-        (shared by all images); `encode(text)` -> [tokens, hidden]; `empty` pads shorter ones."""
+        (shared by all images); `encode(text)` -> [tokens, hidden] or a Conditioning (hidden and
+        pooled); `empty` pads shorter ones. `unet_inputs(pooled_rows, negative_rows) -> dict`: the
+        family's extra UNet arguments (SDXL); `zero_empty_negative`: an empty negative prompt is
+        zeros (SDXL base, as A1111 and diffusers)."""
         self.encode, self.positives, self.negatives = encode, positives, negatives
         self.cfg_scale, self.steps, self.empty = cfg_scale, steps, empty
+        self.unet_inputs, self.zero_empty_negative = unet_inputs, zero_empty_negative
+        self._unet_kwargs: dict = {}
         self.batch = len(positives)
         plain = all(len(parts) == 1 and parts[0].weight == 1 for parts in positives)
         # CFG 1 with plain prompts needs no unconditional pass at all: skip it, as pipelines do.
@@ -70,15 +77,42 @@ class GuidancePlan:
         uncond_texts = tuple(part.text_at(step) for part in self.negatives) if self.use_uncond else ()
         key = (cond_texts, uncond_texts)
         if key != self._cache_key:
-            encoded = {text: self.encode(text) for text in set(cond_texts + uncond_texts)}
-            width = max(tensor.shape[0] for tensor in encoded.values())
-            encoded = {text: self._pad(tensor, width) for text, tensor in encoded.items()}
-            cond = torch.stack([encoded[text] for text in cond_texts])
-            uncond = None
+            encoded = {text: _hidden_and_pooled(self.encode(text)) for text in set(cond_texts + uncond_texts)}
+            width = max(hidden.shape[0] for hidden, _ in encoded.values())
+            hidden = {text: self._pad(value[0], width) for text, value in encoded.items()}
+            cond = torch.stack([hidden[text] for text in cond_texts])
+            uncond, uncond_pooled = None, []
             if self.use_uncond:
-                uncond = torch.stack([encoded[text] for text in uncond_texts for _ in range(self.batch)])
+                negatives = [self._negative(encoded[text], hidden[text], text) for text in uncond_texts]
+                uncond = torch.stack([row for row, _ in negatives for _ in range(self.batch)])
+                uncond_pooled = [pooled for _, pooled in negatives for _ in range(self.batch)]
             self._cache_key, self._cache = key, (cond, uncond)
+            self._unet_kwargs = self._extra_inputs([encoded[t][1] for t in cond_texts], uncond_pooled)
         return self._cache
+
+    def _negative(self, encoded: tuple, hidden: torch.Tensor, text: str) -> tuple:
+        """(hidden, pooled) of a negative prompt's text: zeros for an empty one where the family says so."""
+        if self.zero_empty_negative and text == "":
+            return torch.zeros_like(hidden), _zeros_if(encoded[1], True)
+        return hidden, encoded[1]
+
+    def unet_kwargs(self, step_index: int | None = None) -> dict:
+        """Extra UNet call arguments for the rows of the last contexts() call (SDXL's pooled output
+        and micro-conditioning); {} for families without them."""
+        return self._unet_kwargs
+
+    def _extra_inputs(self, cond_pooled: list, uncond_pooled: list) -> dict:
+        if self.unet_inputs is None:
+            return {}
+        pooled = uncond_pooled + cond_pooled  # the UNet batch's order: negative rows first
+        if any(p is None for p in pooled):
+            raise ValueError("this model needs pooled text encodings, the encoder gave none")
+        negative = torch.tensor([True] * len(uncond_pooled) + [False] * len(cond_pooled))
+        return self.unet_inputs(torch.stack(pooled), negative)
+
+    def extra_channel_rows(self, channels: torch.Tensor) -> torch.Tensor:
+        """A batch's extra UNet input channels (inpainting models, instruct-pix2pix) in row order."""
+        return self.model_input(channels)
 
     def _pad(self, tensor: torch.Tensor, width: int) -> torch.Tensor:
         if tensor.shape[0] == width:
@@ -125,3 +159,14 @@ class GuidancePlan:
         if float(total) == 0:
             return rows.mean(0)
         return (rows * weights.view(-1, *[1] * (rows.dim() - 1))).sum(0) / total
+
+
+def _hidden_and_pooled(encoded) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """An encoder's result: a Conditioning (hidden, pooled) or a bare hidden-states tensor."""
+    if isinstance(encoded, torch.Tensor):
+        return encoded, None
+    return encoded.hidden, encoded.pooled
+
+
+def _zeros_if(tensor: torch.Tensor | None, zero: bool) -> torch.Tensor | None:
+    return torch.zeros_like(tensor) if zero and tensor is not None else tensor

@@ -10,8 +10,15 @@ from webui.components.progress import message_html
 
 
 def checkpoint_choices(engine: Engine) -> list[tuple[str, str]]:
-    """(label, value): the label shows the hash once known, the value is the stable file name."""
-    return [(engine.models.title(info), info.name) for info in engine.models.checkpoints()]
+    """(label, value): the label shows the hash once known and the model family, the value is the
+    stable file name."""
+    return [(_label(engine, info), info.name) for info in engine.models.checkpoints()]
+
+
+def _label(engine: Engine, info) -> str:
+    family = engine.models.family_of(info)
+    title = engine.models.title(info)
+    return f"{title} · {family.label}" if family is not None else title
 
 
 def current_name(engine: Engine) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from modules.engine import Engine
-from modules.images.infotext import INFOTEXT_SETTINGS
+from modules.images.infotext import INFOTEXT_SETTINGS, LOOKED_UP_SETTINGS
 from modules.sampling import catalog
 from webui.components.progress import message_html
 from webui.components.prompt_box import style_names
@@ -18,7 +18,8 @@ PASTED_FIELDS = ("prompt", "negative_prompt", "steps", "width", "height", "cfg_s
 CLIP_SKIP = "CLIP_stop_at_last_layers"
 # Infotext key -> the setting a pasted value overrides for the next generations. "Clip skip" is a
 # request field in the infotext, but pasted it is an override as in A1111, shown in the same box.
-PASTED_SETTINGS = {**INFOTEXT_SETTINGS, "Clip skip": CLIP_SKIP}
+# "VAE: x" becomes "SD VAE" set to the listed file x names (one not listed is left out).
+PASTED_SETTINGS = {**INFOTEXT_SETTINGS, **LOOKED_UP_SETTINGS, "Clip skip": CLIP_SKIP}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from modules.config.settings import SettingsSaveError
 from modules.engine import Engine
 from webui.components.checkpoint import build_checkpoint_picker
 from webui.components.progress import message_html
-from webui.components.setting_control import setting_control
+from webui.components.setting_control import refresh_choices_button, runtime_choices, setting_control
 
 CHECKPOINT_KEY = "sd_model_checkpoint"
 # Elem ids kept from before the row was configurable (scripts and tests find them by these).
@@ -54,6 +54,7 @@ def build_quicksettings(engine: Engine) -> Quicksettings:
     settings = engine.settings
     keys, unknown = quicksettings_keys(settings.get("quicksettings_list"), (spec.key for spec in settings.specs))
     controls = {}
+    dynamic = runtime_choices(engine)
     with gr.Row(elem_id="quicksettings"):
         message = gr.HTML(elem_id="checkpoint_message", render=False)
         picker = None
@@ -61,8 +62,11 @@ def build_quicksettings(engine: Engine) -> Quicksettings:
             if key == CHECKPOINT_KEY:
                 picker = build_checkpoint_picker(engine, message)
                 continue
+            choices = dynamic[key]() if key in dynamic else None  # e.g. "SD VAE": the files listed now
             controls[key] = setting_control(settings.spec(key), settings.get(key), quick_elem_id(key), slider=True,
-                                            scale=1, min_width=160)  # fmt: skip
+                                            choices=choices, scale=1, min_width=160)  # fmt: skip
+            if key in dynamic:
+                refresh_choices_button(controls[key], dynamic[key], f"refresh_{quick_elem_id(key)}")
         if picker is None:  # not listed: hidden, the tabs still read the checkpoint from it
             picker = build_checkpoint_picker(engine, message, visible=False)
         message.render()

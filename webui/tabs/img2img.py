@@ -237,7 +237,11 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                             scale_label = gr.HTML(resize_label(None, 1.0), elem_id="img2img_scale_resolution_preview")
                 with gr.Column(scale=2, min_width=180):
                     batch_count, batch_size = build_batch_sliders("img2img")
-            cfg = build_cfg("img2img")
+            with gr.Row():
+                cfg = build_cfg("img2img")
+                # A1111's range; only instruct-pix2pix checkpoints read it (the infotext says so).
+                image_cfg = slider_for(Img2ImgRequest, "image_cfg_scale", minimum=0.0, maximum=3.0, step=0.05,
+                                       label="Image CFG Scale", elem_id="img2img_image_cfg_scale")  # fmt: skip
             denoising = slider_for(Img2ImgRequest, "denoising_strength", value=DENOISING_DEFAULT, step=0.01,
                                    label="Denoising strength", elem_id="img2img_denoising_strength")  # fmt: skip
             seed = build_seed_row("img2img")
@@ -292,6 +296,7 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
 
         return {
             "denoising_strength": float(given(denoising, DENOISING_DEFAULT)),
+            "image_cfg_scale": float(given(image_cfg, field_default(Img2ImgRequest, "image_cfg_scale"))),
             "resize_mode": given(resize_mode, 0),
             "mask_blur": int(given(mask_blur, field_default(Img2ImgRequest, "mask_blur"))),
             "inpainting_fill": given(inpainting_fill, field_default(Img2ImgRequest, "inpainting_fill")),
@@ -325,7 +330,7 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         async for update in tab.submit_and_follow(state, submit):
             yield update
 
-    knobs = [denoising, resize_mode, mask_blur, inpainting_fill, inpaint_area, padding, mask_mode]
+    knobs = [denoising, image_cfg, resize_mode, mask_blur, inpainting_fill, inpaint_area, padding, mask_mode]
     inputs = {*tab.inputs, *knobs, pictures, resize_tab, scale, batch_input, batch_output, batch_masks, use_png_info}
     for trigger in (top.generate.click, top.box.prompt.submit):
         shown = top.busy_from(trigger).then(None, inputs=[shown_mode, resize_tab], outputs=[shown_mode, resize_tab],
@@ -344,8 +349,8 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             # An inpainting infotext names "Inpaint area" only for "Only masked".
             fields = {**fields, "inpaint_full_res": False}
         updates = {}
-        for name, component in (("denoising_strength", denoising), ("mask_blur", mask_blur),
-                                ("inpaint_full_res_padding", padding)):  # fmt: skip
+        for name, component in (("denoising_strength", denoising), ("image_cfg_scale", image_cfg),
+                                ("mask_blur", mask_blur), ("inpaint_full_res_padding", padding)):  # fmt: skip
             if name in fields:
                 updates[component] = fields[name]
         for name, component, labels in (("resize_mode", resize_mode, RESIZE_MODES),

@@ -13,7 +13,7 @@ from modules.config.setting_sections import group_by_page, matches
 from modules.config.settings import SettingSpec, SettingsSaveError
 from modules.engine import Engine
 from webui.components.progress import message_html
-from webui.components.setting_control import setting_control
+from webui.components.setting_control import refresh_choices_button, runtime_choices, setting_control
 
 SHOW_ALL = "Show all pages"
 
@@ -63,6 +63,7 @@ def build_settings_tab(engine: Engine, mirrors: dict | None = None, notes: list[
     mirrors = dict(mirrors or {})
     pages = group_by_page(settings.specs)
     first_page = next(iter(pages), SHOW_ALL)
+    dynamic = runtime_choices(engine)  # dropdowns of files found at run time ("SD VAE")
     with gr.Row():
         apply = gr.Button("Apply settings", variant="primary", elem_id="settings_submit", scale=0, min_width=160)
         reload_ui = gr.Button("Reload UI", elem_id="settings_reload_ui", scale=0, min_width=120)
@@ -81,7 +82,7 @@ def build_settings_tab(engine: Engine, mirrors: dict | None = None, notes: list[
                 with gr.Column(visible=page == first_page, elem_id=f"settings_page_{number}") as column:
                     gr.Markdown(f"### {page}")
                     for spec in members:
-                        fields.append(_setting_field(spec, settings.get(spec.key)))
+                        fields.append(_setting_field(spec, settings.get(spec.key), dynamic.get(spec.key)))
                         field_pages.append(page)
                 page_columns[page] = column
     keys = [f.spec.key for f in fields]
@@ -157,10 +158,14 @@ def build_settings_tab(engine: Engine, mirrors: dict | None = None, notes: list[
                        current_values=current_values, mirrors=mirrors)  # fmt: skip
 
 
-def _setting_field(spec: SettingSpec, value) -> _Field:
+def _setting_field(spec: SettingSpec, value, choices=None) -> _Field:
+    """`choices`: a function giving a dropdown's choices found at run time (with a refresh button)."""
     with gr.Column(elem_id=f"setting_row_{spec.key}", elem_classes=["setting-row"]) as row:
         with gr.Row(equal_height=False):
-            control = setting_control(spec, value, f"setting_{spec.key}", scale=8)
+            listed = choices() if choices is not None else None
+            control = setting_control(spec, value, f"setting_{spec.key}", choices=listed, scale=8)
+            if choices is not None:
+                refresh_choices_button(control, choices, f"setting_{spec.key}_refresh")
             restore = gr.Button("↺", elem_id=f"setting_{spec.key}_restore", scale=0, min_width=40, size="sm",
                                 elem_classes=["setting-restore"])  # fmt: skip
         error = gr.HTML(elem_id=f"setting_{spec.key}_error")

@@ -1,4 +1,9 @@
-"""Rebuild the CLIP BPE tokenizer files carried under configs/*/tokenizer.
+"""Rebuild the CLIP BPE tokenizer files carried under configs/*/tokenizer and configs/*/tokenizer_2.
+
+Every family's tokenizer folder holds the same vocab.json and merges.txt (copy them over after a
+rebuild); only the pad token differs: "<|endoftext|>" for OpenAI's CLIP-L (SD 1.x, SDXL's first
+encoder) and "!" (id 0) for OpenCLIP's encoders (SD 2.x, SDXL's bigG), set in
+tokenizer_config.json and special_tokens_map.json.
 
 Run once by a developer, never by the app: the app only reads the generated
 vocab.json and merges.txt. The source is OpenAI's CLIP BPE merge list (MIT), as

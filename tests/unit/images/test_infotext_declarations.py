@@ -40,6 +40,7 @@ SETTING_VALUES = {
     "randn_source": "GPU",
     "emphasis": "No norm",
     "img2img_extra_noise": 0.25,
+    "inpainting_mask_weight": 0.5,
 }
 
 

@@ -49,11 +49,18 @@ def test_no_checkpoint_says_where_to_put_one(tmp_path):
         manager.get()
 
 
-def test_other_families_are_refused_with_a_reason(tmp_path):
-    sdxl = tmp_path / "xl.safetensors"
-    save_file({"conditioner.embedders.0.transformer.x": torch.zeros(1)}, sdxl)
-    with pytest.raises(CheckpointLoadError, match="SDXL"):
-        config_folder_for(sdxl, tmp_path)
+def test_unknown_layouts_are_refused_with_a_reason(tmp_path):
+    unet_in = "model.diffusion_model.input_blocks.0.0.weight"
+    no_unet = tmp_path / "te-only.safetensors"
+    save_file({"conditioner.embedders.0.transformer.x": torch.zeros(1)}, no_unet)
+    with pytest.raises(
+        CheckpointLoadError, match="te-only.safetensors: not a supported checkpoint: no Stable Diffusion UNet"
+    ):
+        config_folder_for(no_unet, tmp_path)
+    sd2_depth = tmp_path / "depth.safetensors"
+    save_file({"cond_stage_model.model.ln_final.weight": torch.zeros(1), unet_in: torch.zeros(4, 5, 3, 3)}, sd2_depth)
+    with pytest.raises(CheckpointLoadError, match="SD 2.x model with a 5-channel UNet"):
+        config_folder_for(sd2_depth, tmp_path)
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
     with pytest.raises(CheckpointLoadError, match="not a readable"):

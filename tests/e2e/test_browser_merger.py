@@ -24,7 +24,9 @@ def ui_server(tmp_path_factory, tiny_single_file):
 def pick(page, elem_id: str, name: str) -> None:
     """Choose a checkpoint by file name (its label gains " [hash]" once hashed)."""
     page.click(f"#{elem_id} input")
-    page.locator(f"#{elem_id}").get_by_role("option", name=re.compile(rf"^{re.escape(name)}( \[[0-9a-f]+\])?$")).click()
+    page.locator(f"#{elem_id}").get_by_role(
+        "option", name=re.compile(rf"^{re.escape(name)}( \[[0-9a-f]+\])?( · SD 1\.x)?$")
+    ).click()
     page.keyboard.press("Escape")
     page.wait_for_function(f"document.querySelector('#{elem_id} input').value.startsWith({name!r})")
 

@@ -44,7 +44,7 @@ class Engine:
     styles: StyleDatabase
     tokens: TokenCounter = None
     embeddings: Any = None  # EmbeddingDatabase, made on first use (it imports torch)
-    taesd_decoder: Any = None
+    taesd_decoders: dict = None  # latent space -> TaesdDecoder, made on first use
     upscaler_registry: Any = None  # modules.upscaling.UpscalerRegistry, made on first use
     vae_registry: Any = None  # modules.models.vae_registry.VaeRegistry, made on first use
 
@@ -177,14 +177,17 @@ class Engine:
             prompt, negative_prompt = self.styles.apply(prompt, negative_prompt, styles)
         return prompt, negative_prompt
 
-    @property
-    def taesd(self):
-        """The TAESD preview decoder (models/VAE-approx/), made on first use."""
-        if self.taesd_decoder is None:
-            from modules.images.previews import TaesdDecoder
+    def taesd_for(self, latent_space: str = "sd"):
+        """The TAESD preview decoder of a latent space (a family's `latent_space`: "sd" reads
+        models/VAE-approx/taesd_decoder.*, "sdxl" taesdxl_decoder.*), made on first use."""
+        from modules.images.previews import TAESD_FILES_BY_SPACE, TaesdDecoder
 
-            self.taesd_decoder = TaesdDecoder(self.paths.models_dir / "VAE-approx")
-        return self.taesd_decoder
+        if self.taesd_decoders is None:
+            self.taesd_decoders = {}
+        if latent_space not in self.taesd_decoders:
+            files = TAESD_FILES_BY_SPACE.get(latent_space, ())
+            self.taesd_decoders[latent_space] = TaesdDecoder(self.paths.models_dir / "VAE-approx", files)
+        return self.taesd_decoders[latent_space]
 
     @property
     def upscalers(self):

@@ -61,13 +61,15 @@ class AxisContext:
     styles: list[str] | None = None
     upscalers: list[str] | None = None
     setting_choices: Callable[[str], tuple] = lambda key: ()
+    vaes: list[str] | None = None  # "SD VAE" values: Automatic, None, the listed files
 
 
 def engine_context(engine, mode: str, request=None, settings=None, upscalers=None) -> AxisContext:
     """The lists the engine holds now (checkpoints, styles, upscalers, settings' choices): for
     checking a plot's values, and for the UI's pickers (read when an axis type is picked)."""
-    checkpoints = styles = resolve = None
+    checkpoints = styles = resolve = vaes = None
     if engine is not None:
+        vaes = engine.vaes.choices() if getattr(engine, "vaes", None) is not None else None
         checkpoints = sorted((info.name for info in engine.models.checkpoints()), key=str.casefold)
         styles = list(engine.styles.styles)
         resolve = lambda name: engine.models.resolve(name).name  # noqa: E731 - listed names only
@@ -81,7 +83,7 @@ def engine_context(engine, mode: str, request=None, settings=None, upscalers=Non
         except KeyError:
             return ()
 
-    return AxisContext(request, mode, checkpoints, resolve, styles, names, setting_choices)
+    return AxisContext(request, mode, checkpoints, resolve, styles, names, setting_choices, vaes)
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,10 @@ NAMED_AXES = (
     Axis("Extra noise", float, setting="img2img_extra_noise"),
     Axis("Hires upscaler", fields=("hr_upscaler",), choices=_hires_upscalers, modes=("txt2img",)),
     Axis("Styles", special="styles", choices=lambda ctx: ctx.styles),
+    # A VAE per cell: the job applies its own "SD VAE" (override_settings) before decoding.
+    Axis("VAE", setting="sd_vae", choices=lambda ctx: ctx.vaes, legend="value"),
+    Axis("Image CFG Scale", float, ("image_cfg_scale",), modes=("img2img",)),
+    Axis("Cond. Image Mask Weight", float, setting="inpainting_mask_weight", modes=("img2img",)),
     Axis(
         "Refiner checkpoint",
         fields=("refiner_checkpoint",),

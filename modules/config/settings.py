@@ -69,7 +69,8 @@ CORE_SETTINGS = (
     SettingSpec(
         "show_progress_type",
         "Approx cheap",
-        "Live preview method (TAESD needs models/VAE-approx/taesd_decoder.safetensors; Full uses the VAE: slower)",
+        "Live preview method (TAESD needs models/VAE-approx/taesd_decoder.safetensors, taesdxl_decoder.safetensors "
+        "for SDXL; Full uses the VAE: slower)",
         "Live previews",
         "dropdown",
         choices=("Approx cheap", "TAESD", "Full"),

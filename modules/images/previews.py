@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 PREVIEW_METHODS = ("Approx cheap", "TAESD", "Full")
 TAESD_FILES = ("taesd_decoder.safetensors", "taesd_decoder.pth")
+# madebyollin's decoders per latent space (a model family's `latent_space`): SDXL has its own.
+TAESD_FILES_BY_SPACE = {"sd": TAESD_FILES, "sdxl": ("taesdxl_decoder.safetensors", "taesdxl_decoder.pth")}
 # SD 1.x latent channels -> RGB, the widely used approximation (A1111's "Approx cheap"); each
 # model family carries its own (modules/models/families/).
 _SD1_FACTORS = ((0.298, 0.207, 0.208), (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473))
@@ -46,14 +48,14 @@ class TaesdDecoder:
     read without running pickled code. Loaded once per file; a file that fails to load or decode
     is not tried again until it changes, and `problem` says why."""
 
-    def __init__(self, folder):
-        self.folder = folder
+    def __init__(self, folder, files: tuple[str, ...] = TAESD_FILES):
+        self.folder, self.files = folder, files
         self._loaded: tuple | None = None  # (path, mtime, module)
         self._failed: tuple | None = None  # (path, mtime) of the file version that failed
         self.problem: str | None = None
 
     def path(self):
-        return next((self.folder / name for name in TAESD_FILES if (self.folder / name).is_file()), None)
+        return next((self.folder / name for name in self.files if (self.folder / name).is_file()), None)
 
     def _module(self, path, mtime):
         if self._loaded is None or self._loaded[:2] != (path, mtime):

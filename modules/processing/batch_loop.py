@@ -427,7 +427,7 @@ def _previewer(p, job, engine, output_size: tuple[int, int]):
     if every <= 0:
         return None
     method = p.settings.get("show_progress_type")
-    taesd = engine.taesd if method == "TAESD" else None
+    taesd = engine.taesd_for(p.model.family.latent_space) if method == "TAESD" else None
 
     def on_latents(step: int, latents) -> None:
         if step % every == 0:

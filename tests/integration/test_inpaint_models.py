@@ -12,7 +12,11 @@ strength-1 run from pure noise), so the pipeline is handed that start as its `la
 import numpy as np
 import pytest
 import torch
-from diffusers import StableDiffusionInpaintPipeline, StableDiffusionInstructPix2PixPipeline
+from diffusers import (
+    StableDiffusionInpaintPipeline,
+    StableDiffusionInstructPix2PixPipeline,
+    StableDiffusionXLInpaintPipeline,
+)
 from PIL import Image, ImageDraw
 
 from modules.images.infotext import parse_infotext
@@ -124,7 +128,7 @@ def test_denoiser_with_ip2p_guidance_matches_the_instruct_pix2pix_pipeline():
 @pytest.fixture(scope="module")
 def family_engines(tmp_path_factory):
     engines = {}
-    for family in ("sd1_inpaint", "ip2p"):
+    for family in ("sd1_inpaint", "ip2p", "sdxl_inpaint"):
         root = tmp_path_factory.mktemp(family)
         save_family_file(parts_of(family), root / "models" / "Stable-diffusion" / f"tiny-{family}.safetensors",
                          family)  # fmt: skip
@@ -234,3 +238,26 @@ def test_engine_txt2img_on_ip2p_runs_without_a_picture(family_engines):
     result = job.outcome()
     assert result.images[0].image.size == (64, 64)
     assert "Image CFG scale" not in parse_infotext(result.images[0].infotext)
+
+
+def test_engine_sdxl_inpainting_model_matches_the_sdxl_inpaint_pipeline(family_engines):
+    """SDXL's 9-channel inpainting model: the same extra channels, with SDXL's two encoders, pooled
+    output and size conditioning (an empty negative prompt is zeros in both)."""
+    engine = family_engines["sdxl_inpaint"]
+    image, everything = picture(5), Image.new("L", (64, 64), 255)
+    result = run(engine, init_images=[image], mask=everything, mask_blur=0, inpainting_fill=1)
+    model = engine.models.get()
+    assert model.family.name == "sdxl_inpaint" and inpaint_model.is_inpainting_model(model)
+    pipe = StableDiffusionXLInpaintPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
+                                            text_encoder_2=model.text_encoder_2, tokenizer_2=model.tokenizer_2,
+                                            unet=model.unet, scheduler=euler(model.scheduler_config))  # fmt: skip
+    pipe.set_progress_bar_config(disable=True)
+    init = pipe.image_processor.preprocess(image, height=64, width=64).float()
+    mask_condition = pipe.mask_processor.preprocess(everything, height=64, width=64)
+    masked_latents = pipe._encode_vae_image((init * (mask_condition < 0.5)).contiguous(), torch.Generator())
+    expected = pipe(prompt="a red house", negative_prompt=None, image=image, mask_image=everything, height=64,
+                    width=64, strength=1.0, num_inference_steps=STEPS, guidance_scale=CFG,
+                    latents=our_start(model, image, euler(model.scheduler_config)),
+                    masked_image_latents=masked_latents, output_type="pil").images[0]  # fmt: skip
+    difference = np.abs(levels(result.images[0].image) - levels(expected))
+    assert difference.max() <= 1, difference.max()

@@ -3,6 +3,7 @@ generates the same pixels as the matching diffusers pipeline run on the same loa
 
 import numpy as np
 import pytest
+import requests
 import torch
 from diffusers import (
     EulerDiscreteScheduler,
@@ -14,6 +15,7 @@ from diffusers import (
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
 from tests.fixtures.tiny_families import save_tiny_family
+from tests.server import start_api_server
 
 SIZE, STEPS, SEED, CFG = 64, 4, 11, 6.0
 PROMPT, NEGATIVE = "a red cube on a table", "blurry"
@@ -166,3 +168,17 @@ def test_checkpoints_are_listed_with_their_family(family_engine):
 def test_a_refiner_of_another_latent_space_is_refused_before_queueing(family_engine):
     with pytest.raises(ValueError, match="xl-refiner.safetensors is an SDXL refiner model and sd2-base.safetensors"):
         generate(family_engine, "sd2-base.safetensors", refiner_checkpoint="xl-refiner.safetensors")
+
+
+def test_the_api_lists_each_checkpoint_with_its_family(family_engine, tmp_path):
+    running = start_api_server(tmp_path / "data", family_engine.paths.models_dir)
+    try:
+        listed = requests.get(f"{running.url}/sdapi/v1/sd-models", timeout=30).json()
+    finally:
+        running.stop()
+    assert {item["filename"]: item["family"] for item in listed} == {
+        "sd2-base.safetensors": "SD 2.x",
+        "sd2-768v.safetensors": "SD 2.x",
+        "xl-base.safetensors": "SDXL",
+        "xl-refiner.safetensors": "SDXL refiner",
+    }

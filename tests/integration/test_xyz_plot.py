@@ -238,3 +238,25 @@ def test_grid_saved_with_its_infotext_when_images_are_saved(tmp_path, tiny_singl
         assert len(list((built.paths.outputs_dir / "txt2img-grids").glob("*/*.png"))) == 1
     finally:
         built.queue.shutdown()
+
+
+def test_a_vae_axis_draws_each_cell_with_its_vae(tmp_path_factory, tiny_single_file):
+    from scripts._xyz_ui import choices_for
+    from tests.fixtures.tiny_vae import build_vae, write_vae
+
+    models = tmp_path_factory.mktemp("xyz-vae-models")
+    (models / "Stable-diffusion").mkdir()
+    (models / "Stable-diffusion" / "tiny.safetensors").symlink_to(tiny_single_file)
+    write_vae(models / "VAE" / "other.safetensors", build_vae(seed=9))
+    engine = make_engine(tmp_path_factory.mktemp("xyz-vae-data"), "--models-dir", str(models))
+    try:
+        assert choices_for("VAE", engine) == ["Automatic", "None", "other.safetensors"]
+        result = plot(engine, {"x_type": "VAE", "x_values": "None, other.safetensors", "include_lone_images": True})
+        own, other = result.images[1:]
+        assert "VAE: other" in other.infotext and "VAE" not in parse_infotext(own.infotext)
+        assert np.array_equal(pixels(own.image), pixels(alone(engine)))
+        with_vae = alone(engine, override_settings={"sd_vae": "other.safetensors"})
+        assert np.array_equal(pixels(other.image), pixels(with_vae))
+        assert np.abs(pixels(own.image) - pixels(other.image)).max() > 8
+    finally:
+        engine.queue.shutdown()

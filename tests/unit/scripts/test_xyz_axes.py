@@ -16,8 +16,10 @@ def test_index_means_what_it_means_in_a1111():
     assert find_axis("txt2img", "11", "X").label == "Checkpoint name"
     assert find_axis("txt2img", A1111_TXT2IMG_AXES.index("Size"), "X").label == "Size"
     assert find_axis("img2img", A1111_IMG2IMG_AXES.index("Denoising"), "X").label == "Denoising"
-    with pytest.raises(ValueError, match="'VAE' is not an axis here"):
-        find_axis("txt2img", A1111_TXT2IMG_AXES.index("VAE"), "Y")
+    assert find_axis("txt2img", A1111_TXT2IMG_AXES.index("VAE"), "Y").label == "VAE"
+    assert find_axis("img2img", A1111_IMG2IMG_AXES.index("Image CFG Scale"), "X").label == "Image CFG Scale"
+    with pytest.raises(ValueError, match="'Face restore' is not an axis here"):
+        find_axis("txt2img", A1111_TXT2IMG_AXES.index("Face restore"), "Y")
     with pytest.raises(ValueError, match="Z type: index 999 is out of range"):
         find_axis("txt2img", 999, "Z")
 
@@ -33,7 +35,8 @@ def test_every_infotext_key_is_an_axis_or_covered_by_a_named_one():
     covered = {"Variation seed": "Var. seed", "Variation seed strength": "Var. strength", "CFG scale": "CFG Scale",
                "Denoising strength": "Denoising", "Model": "Checkpoint name", "Refiner": "Refiner checkpoint",
                "Noise multiplier": "Initial noise multiplier", "Hires steps": "Hires steps", "RNG": "RNG source",
-               "Prompt": "Prompt S/R"}  # fmt: skip
+               "Prompt": "Prompt S/R", "Image CFG scale": "Image CFG Scale",
+               "Conditional mask weight": "Cond. Image Mask Weight"}  # fmt: skip
     for key in infotext_keys():
         assert key.key in labels or covered.get(key.key) in labels, key.key
 

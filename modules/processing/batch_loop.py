@@ -5,29 +5,27 @@ saving."""
 import dataclasses
 from dataclasses import dataclass
 
-import torch
 from PIL import Image
 
 from modules.images.infotext import build_infotext, params_from_fields
-from modules.images.pixels import to_pil_images
 from modules.images.previews import make_preview
 from modules.memory import prepare_compute_thread
 from modules.plugins.types import ImageSavedParams, PostprocessImageParams
-from modules.processing import hires, inpaint_model
+from modules.processing import inpaint_model
 from modules.processing.context import ProcessingContext
-from modules.processing.hires_size import HiresTarget, target_size
 from modules.processing.hooks import StageHooks
 from modules.processing.img2img import OUTPUT_SUBDIR as IMG2IMG_SUBDIR
 from modules.processing.img2img import Img2ImgStage
 from modules.processing.job_images import JobImages
-from modules.processing.networks import ActiveNetworks
+from modules.processing.latent_codec import decode_latents
+from modules.processing.networks import ActiveNetworks, network_state
 from modules.processing.prepare import PreparedRequest
 from modules.processing.prompting import JobPrompts
 from modules.processing.result import GeneratedImage, GenerationResult, JobMeter, tag_output_size
+from modules.processing.second_passes import HiresPass, refiner_switch
 from modules.prompts.conditioning import encode_prompt
-from modules.prompts.extra_networks import strip_tags
 from modules.sampling import catalog, noise
-from modules.sampling.denoiser import DenoiseInputs, ModelSwitch, denoise
+from modules.sampling.denoiser import DenoiseInputs, denoise
 from modules.sampling.guidance import GuidancePlan
 
 OUTPUT_SUBDIR = "txt2img-images"
@@ -89,11 +87,13 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                     seed_plan: noise.SeedPlan, job_images: JobImages, prepared: PreparedRequest,
                     networks: ActiveNetworks | None = None) -> None:  # fmt: skip
     request = p.request
-    job_prompts = JobPrompts(engine, p, network_state=_network_state(p))
+    job_prompts = JobPrompts(engine, p, network_state=network_state(p))
     # img2img: the init images are prepared after the `process` hook (which may set p.mask_round).
     stage = Img2ImgStage.for_job(p, engine) if request.init_images else None
     # A1111's img2img has no hires pass.
-    second = HiresPass.for_request(p, params, prepared) if request.enable_hr and stage is None else None
+    second = None
+    if request.enable_hr and stage is None:
+        second = HiresPass.for_request(p, params, prepared, engine, networks)
     noise_settings = NoiseSettings(
         source=str(p.settings.get("randn_source")),
         ensd=int(p.settings.get("eta_noise_seed_delta") or 0),
@@ -120,7 +120,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         hooks.run("before_process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
         hooks.run("process_batch", batch_index=batch_index, prompts=p.prompts, seeds=p.seeds)
         prompts, negative, seeds, subseeds = job_images.used()
-        refiner = _refiner_switch(engine, p, prompts, negative, prepared.refiner, networks)
+        refiner = refiner_switch(engine, p, prompts, negative, prepared.refiner, networks)
         plan = job_prompts.plan(prompts, negative, p.cfg_scale, p.steps)
         if stage is not None:  # instruct-pix2pix guides by the picture too
             plan = stage.guidance_for(plan)
@@ -147,7 +147,10 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                                                                           first_steps + total),
                 should_stop=job.should_stop, on_latents=on_latents,
             )  # fmt: skip
+            decoder = second.model_used or decoder
         decoded = decode_latents(decoder, latents)
+        if second is not None:
+            second.restore(p)
         if refiner is not None:
             refiner.restore()
         if stage is not None:
@@ -207,75 +210,6 @@ def save_image(engine, result: GenerationResult, image: Image.Image, seed: int, 
     return path
 
 
-@dataclass
-class HiresPass:
-    """The hires fix's second pass for one job: upscale, then denoise part of the way."""
-
-    target: HiresTarget
-    sampler: catalog.SamplerSpec
-    schedule: str
-    steps: int  # the schedule's length (hires steps, or the first pass's)
-    run_steps: int  # how many of them run: steps x denoising strength, as A1111 counts
-
-    @classmethod
-    def for_request(cls, p, first: "SamplingParams", prepared: PreparedRequest) -> "HiresPass":
-        r = p.request
-        sampler, schedule = prepared.hires_sampler, prepared.hires_schedule
-        steps = r.hr_second_pass_steps or first.steps
-        target = target_size(p.width, p.height, r.hr_scale, r.hr_resize_x, r.hr_resize_y)
-        p.extra_generation_params.update(_hires_params(r, target, sampler.name, schedule))
-        return cls(target, sampler, schedule, steps, min(int(steps * r.denoising_strength), steps))
-
-    def run(self, p, job_prompts, latents, seeds, prompts, negative, step_hooks, on_step, should_stop,
-            on_latents=None):  # fmt: skip
-        model, r = p.model, p.request
-        factor = model.vae_scale_factor
-        size = (self.target.height // factor, self.target.width // factor)
-        pictures = None
-        if r.hr_upscaler in hires.LATENT_UPSCALERS:
-            start = hires.upscale_latents(latents, r.hr_upscaler, size)
-        else:
-            pictures = hires.upscale_images(decode_latents(model, latents), r.hr_upscaler, self.target, p.upscalers)
-            start = hires.encode_images(model, pictures).to(latents.dtype)
-        if self.run_steps == 0:  # denoising strength 0: the upscale is the result
-            return start, False
-        hr_prompts = [strip_tags(r.hr_prompt)[0] if r.hr_prompt else text for text in prompts]
-        hr_negative = strip_tags(r.hr_negative_prompt)[0] if r.hr_negative_prompt else negative
-        plan = job_prompts.plan(hr_prompts, hr_negative, p.cfg_scale, p.steps, hires_steps=self.steps,
-                                loop_steps=self.run_steps, size=(self.target.width, self.target.height))  # fmt: skip
-        generators = noise.generators_for(seeds)
-        inputs = DenoiseInputs(
-            latents=noise.initial_noise(generators, (model.latent_channels, *size)).to(start.device, start.dtype),
-            guidance=plan,
-            generators=generators,
-            init_latents=start,
-            strength=r.denoising_strength,
-            extra_channels=inpaint_model.txt2img_extra_channels(
-                model, len(seeds), self.target.width, self.target.height, pictures=pictures,
-                mask_weight=float(p.settings.get("inpainting_mask_weight")),
-            ),
-        )  # fmt: skip
-        scheduler = self.sampler.build(model.scheduler_config, self.schedule)
-        return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks, on_latents)
-
-
-def _hires_params(r, target: HiresTarget, sampler_name: str, schedule: str) -> dict:
-    """Infotext keys of the hires pass (what A1111 writes), each only when it says something."""
-    resized = bool(r.hr_resize_x or r.hr_resize_y)
-    return params_from_fields({
-        "denoising_strength": r.denoising_strength,
-        "hr_scale": None if resized else r.hr_scale,
-        "hr_resize_x": target.width if resized else None,
-        "hr_resize_y": target.height if resized else None,
-        "hr_second_pass_steps": r.hr_second_pass_steps or None,
-        "hr_upscaler": r.hr_upscaler,
-        "hr_sampler_name": sampler_name if r.hr_sampler_name else None,
-        "hr_scheduler": schedule if r.hr_scheduler else None,
-        "hr_prompt": r.hr_prompt or None,
-        "hr_negative_prompt": r.hr_negative_prompt or None,
-    })  # fmt: skip
-
-
 def _seed_params(request, seed_plan: noise.SeedPlan, settings: "NoiseSettings") -> dict:
     """Infotext keys for the seed and sampler extras, only when they are in use."""
     resized = request.seed_resize_from_w > 0 and request.seed_resize_from_h > 0
@@ -287,12 +221,6 @@ def _seed_params(request, seed_plan: noise.SeedPlan, settings: "NoiseSettings") 
         "eta_noise_seed_delta": settings.ensd or None,
         "randn_source": settings.source if settings.source != "CPU" else None,
     })  # fmt: skip
-
-
-def _network_state(p) -> tuple:
-    """What extra networks did to the weights this job: part of the encoding cache key."""
-    return tuple((name, tuple((c.positional, tuple(sorted(c.named.items()))) for c in calls))
-                 for name, calls in sorted(p.extra_network_calls.items()))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -379,47 +307,6 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
     )
 
 
-class RefinerSwitch(ModelSwitch):
-    """Loads the refiner checkpoint when the sampler reaches the switch point (the manager keeps
-    one model in memory, as A1111 does: the base model is loaded again for the next job). The
-    job's extra networks (LoRA tags) move to the refiner before its prompts are encoded, as A1111
-    applies them to it; `restore()` moves them back for the next batch."""
-
-    def __init__(self, engine, p, prompts: list[str], negative: str, info, networks=None):
-        super().__init__(p.request.refiner_switch_at, self._load)
-        self.engine, self.p, self.prompts, self.negative, self.info = engine, p, prompts, negative, info
-        self.networks = networks
-        self.loaded_model = None
-
-    def _load(self):
-        p = self.p
-        model = self.engine.models.get(self.info)  # the CheckpointInfo prepare() resolved
-        self.loaded_model = model
-        refiner_p = dataclasses.replace(p, model=model)
-        if self.networks is not None:
-            self.networks.switch_model(refiner_p)
-        job_prompts = JobPrompts(self.engine, refiner_p, network_state=_network_state(p))
-        plan = job_prompts.plan(self.prompts, self.negative, p.cfg_scale, p.steps)
-        return model.unet, plan
-
-    def restore(self) -> None:
-        if self.networks is not None and self.loaded_model is not None:
-            self.networks.switch_model(self.p)
-
-
-def _refiner_switch(engine, p, prompts: list[str], negative: str, info, networks=None) -> RefinerSwitch | None:
-    """`info`: the refiner's CheckpointInfo as prepare() resolved it (None: no refiner)."""
-    request = p.request
-    if info is None:
-        return None
-    p.extra_generation_params.update(
-        params_from_fields(
-            {"refiner_checkpoint": engine.models.title(info), "refiner_switch_at": request.refiner_switch_at}
-        )  # fmt: skip
-    )
-    return RefinerSwitch(engine, p, prompts, negative, info, networks)
-
-
 def _previewer(p, job, engine, output_size: tuple[int, int]):
     """Every N steps (setting), a preview of the latents for the progress display, tagged with
     `output_size` (width, height); None when off."""
@@ -461,10 +348,3 @@ def _prompt_options(p: ProcessingContext) -> dict:
     clip_skip = int(p.clip_skip or p.settings.get("CLIP_stop_at_last_layers"))
     emphasis = p.settings.get("emphasis")
     return {"clip_skip": clip_skip if clip_skip > 1 else None, "emphasis": emphasis if emphasis != "Original" else None}
-
-
-def decode_latents(model, latents: torch.Tensor) -> list[Image.Image]:
-    vae = model.vae
-    with torch.inference_mode():
-        pixels = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
-    return to_pil_images(pixels)

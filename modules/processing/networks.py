@@ -57,3 +57,9 @@ class ActiveNetworks:
                 self.engine.extensions.report_error(owner, f"model switch: {type(error).__name__}: {error}")
                 p.warnings.append(f"extra network {owner!r} failed on {p.model.info.name}: {error}")
         self.p = p
+
+
+def network_state(p) -> tuple:
+    """What extra networks did to the weights this job: part of the encoding cache key."""
+    return tuple((name, tuple((c.positional, tuple(sorted(c.named.items()))) for c in calls))
+                 for name, calls in sorted(p.extra_network_calls.items()))  # fmt: skip

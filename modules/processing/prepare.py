@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from modules.plugins.scripts import Script, parse_script_args
 from modules.processing.request import GenerationRequest
-from modules.processing.upscalers import check_upscaler
+from modules.processing.upscalers import LATENT_UPSCALERS, check_upscaler
 from modules.sampling import catalog
 
 
@@ -48,6 +48,7 @@ class PreparedRequest:
     hires_schedule: str | None = None
     checkpoint: Any = None  # CheckpointInfo when the request names one; None: the loaded model
     refiner: Any = None  # CheckpointInfo of the refiner, None without one
+    hires_checkpoint: Any = None  # CheckpointInfo of the hires pass's own checkpoint, None: the first pass's
     script: Script | None = None  # the chosen Script-menu script
     script_args: BaseModel | None = None
     alwayson_args: dict[str, BaseModel] = field(default_factory=dict)  # given always-on args by title
@@ -95,7 +96,15 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
     elif request.refiner_checkpoint:  # switch at 1.0: never used, but a wrong name is still wrong
         attempt("refiner_checkpoint", lambda: engine.models.resolve(request.refiner_checkpoint))
     if refiner is not None:
-        attempt("refiner_checkpoint", lambda: _check_refiner_fits(engine, checkpoint, refiner))
+        attempt("refiner_checkpoint", lambda: _check_same_latents(engine, checkpoint, refiner, "refine"))
+    hires_checkpoint = None
+    if request.hr_checkpoint_name:  # checked even when the hires fix is off: a wrong name is wrong
+        hires_checkpoint = attempt("hr_checkpoint_name", lambda: engine.models.resolve(request.hr_checkpoint_name))
+        if not request.enable_hr:
+            hires_checkpoint = None
+    if hires_checkpoint is not None and request.hr_upscaler in LATENT_UPSCALERS:  # latents go on as they are
+        attempt("hr_checkpoint_name", lambda: _check_same_latents(engine, checkpoint, hires_checkpoint,
+                                                                  "continue (with a latent upscaler)"))  # fmt: skip
     vaes = getattr(engine, "vaes", None)
     if vaes is not None and settings is not None:  # a VAE named in override_settings must be listed
         attempt("override_settings", lambda: vaes.setting_value(str(settings.get("sd_vae") or "Automatic")))
@@ -118,6 +127,7 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
         hires_schedule=hires_schedule,
         checkpoint=checkpoint,
         refiner=refiner,
+        hires_checkpoint=hires_checkpoint,
         script=script,
         script_args=script_args,
         alwayson_args=alwayson,
@@ -125,20 +135,21 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
     )
 
 
-def _check_refiner_fits(engine, checkpoint, refiner) -> None:
-    """A refiner continues the base's latents: both must share a latent space (an SDXL refiner after
-    an SDXL base, any SD 1.x / 2.x model after another). Checked from headers, before the job runs;
-    a family not known without loading (a pickled file) is checked by nothing here."""
+def _check_same_latents(engine, checkpoint, second, what: str) -> None:
+    """A second checkpoint that goes on from the first one's latents (a refiner, a hires checkpoint
+    after a latent upscale) must share its latent space: an SDXL refiner after an SDXL base, any
+    SD 1.x / 2.x model after another. Checked from headers, before the job runs; a family not known
+    without loading (a pickled file) is checked by nothing here."""
     models = engine.models
     try:
         base_info = checkpoint or models.resolve(None)
     except LookupError:
         return
-    base, second = models.family_of(base_info), models.family_of(refiner)
-    if base is not None and second is not None and base.latent_space != second.latent_space:
+    base, other = models.family_of(base_info), models.family_of(second)
+    if base is not None and other is not None and base.latent_space != other.latent_space:
         raise ValueError(
-            f"{refiner.name} is an {second.label} model and {base_info.name} an {base.label} model: their latents "
-            "differ, so one cannot refine the other's picture"
+            f"{second.name} is an {other.label} model and {base_info.name} an {base.label} model: their latents "
+            f"differ, so one cannot {what} the other's picture"
         )
 
 

@@ -22,6 +22,8 @@ SIZE_MULTIPLE = 8
 # job may hold in memory at once. 16 Mpx: e.g. 4 pictures at 2048x2048.
 MAX_BATCH_PIXELS = 4 * MAX_SIZE * MAX_SIZE
 MAX_INIT_IMAGES = 8
+MAX_NAME_LENGTH = 1024  # a checkpoint name: looked up among the listed files, never opened
+SAME_CHECKPOINT = "Use same checkpoint"  # A1111's hires checkpoint choice meaning "the first pass's"
 # NaN or Infinity in a knob is never meant: refuse it, naming the field, instead of generating noise.
 FINITE = ConfigDict(allow_inf_nan=False)
 
@@ -100,6 +102,14 @@ class HiresKnobs(BaseModel):
     hr_scheduler: str | None = Field(None, json_schema_extra=infotext("Hires schedule type"))
     hr_prompt: str = Field("", json_schema_extra=infotext("Hires prompt"))  # "": the first pass's
     hr_negative_prompt: str = Field("", json_schema_extra=infotext("Hires negative prompt"))
+    # Another checkpoint for the hires pass (A1111's "Hires checkpoint"); None: the first pass's.
+    hr_checkpoint_name: str | None = Field(None, max_length=MAX_NAME_LENGTH,
+                                           json_schema_extra=infotext("Hires checkpoint"))  # fmt: skip
+
+    @field_validator("hr_checkpoint_name")
+    @classmethod
+    def _same_checkpoint(cls, value: str | None) -> str | None:
+        return None if not value or value.strip() == SAME_CHECKPOINT else value
 
     @field_validator("hr_upscaler")
     @classmethod

@@ -2,7 +2,6 @@
 runs nothing, generating the same pixels as the .safetensors twin; a pickle that would run code
 (legacy and zip formats) is refused naming the file, and what it asked for never happens."""
 
-import os
 import pickle
 
 import numpy as np
@@ -14,16 +13,7 @@ from safetensors.torch import load_file
 from modules.models.loading import EMBEDDED_CONFIG_KEY, CheckpointLoadError
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
-
-
-class Payload:
-    """Unpickling this would run `touch <marker>`."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
+from tests.fixtures.hostile_pickle import TouchOnUnpickle
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +27,8 @@ def engine(tmp_path_factory, tiny_single_file):
     (folder / "tiny.safetensors").write_bytes(tiny_single_file.read_bytes())
     torch.save({"state_dict": state, EMBEDDED_CONFIG_KEY: config}, folder / "tiny.ckpt")
     marker = data_dir / "pwned"
-    (folder / "legacy-evil.ckpt").write_bytes(pickle.dumps({"state_dict": Payload(marker)}))
-    torch.save({"state_dict": Payload(marker)}, folder / "zip-evil.pt")
+    (folder / "legacy-evil.ckpt").write_bytes(pickle.dumps({"state_dict": TouchOnUnpickle(marker)}))
+    torch.save({"state_dict": TouchOnUnpickle(marker)}, folder / "zip-evil.pt")
     built = make_engine(data_dir)
     built.marker = marker
     yield built
@@ -53,7 +43,7 @@ def picture(engine, checkpoint: str) -> np.ndarray:
 
 def test_the_payload_really_runs_when_unpickled_plainly(tmp_path):
     control = tmp_path / "ran"
-    pickle.loads(pickle.dumps(Payload(control)))  # noqa: S301 - the point: plain pickle runs it
+    pickle.loads(pickle.dumps(TouchOnUnpickle(control)))  # noqa: S301 - the point: plain pickle runs it
     assert control.exists()  # so the refusal below is what keeps the marker away
 
 

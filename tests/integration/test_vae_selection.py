@@ -3,7 +3,6 @@ lands in the infotext, "None" gives the checkpoint's own pixels back exactly, "A
 NAME.vae.safetensors beside the checkpoint, bad files are refused naming them, and the API lists
 and refreshes the files."""
 
-import os
 import pickle
 
 import numpy as np
@@ -18,16 +17,9 @@ from modules.models.hashing import sha256_of_path
 from modules.models.vae_weights import VaeLoadError
 from modules.processing.request import Img2ImgRequest, Txt2ImgRequest
 from tests.conftest import make_engine
+from tests.fixtures.hostile_pickle import TouchOnUnpickle
 from tests.fixtures.tiny_model import save_single_file
 from tests.fixtures.tiny_vae import build_vae, write_vae
-
-
-class Payload:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def engine(tmp_path_factory, tiny_single_file):
     write_vae(models / "VAE" / "latent8.safetensors", build_vae(latent_channels=8))
     write_vae(models / "VAE" / "wide.safetensors", build_vae(block_out_channels=[32, 32, 32, 32]))
     marker = data_dir / "pwned"
-    (models / "VAE" / "evil.pt").write_bytes(pickle.dumps({"state_dict": Payload(marker)}))
+    (models / "VAE" / "evil.pt").write_bytes(pickle.dumps({"state_dict": TouchOnUnpickle(marker)}))
     built = make_engine(data_dir, "--models-dir", str(models))
     built.marker = marker
     yield built

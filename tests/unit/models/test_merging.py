@@ -18,6 +18,7 @@ from modules.models.loading import EMBEDDED_CONFIG_KEY
 from modules.models.merge_sources import MergeError, legacy_hash
 from modules.models.merging import MergeInput, MergeRecipe, merge_checkpoints
 from modules.models.safetensors_stream import StreamingSafetensorsWriter, TensorSpec
+from tests.fixtures.hostile_pickle import TouchOnUnpickle
 
 UNET_KEY = "model.diffusion_model.middle_block.0.weight"
 VAE_KEY = "first_stage_model.encoder.conv_in.weight"
@@ -201,20 +202,12 @@ def test_a_pickled_input_merges_like_its_safetensors_twin(tmp_path, models):
     assert all(torch.equal(from_pickle[key], from_safetensors[key]) for key in from_safetensors)
 
 
-class Payload:
-    """Unpickling this would run `touch <marker>`."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, models):
     marker = tmp_path / "pwned"
     path = tmp_path / "in" / "evil.ckpt"
-    path.write_bytes(pickle.dumps({"state_dict": Payload(marker)}))
+    path.write_bytes(pickle.dumps({"state_dict": TouchOnUnpickle(marker)}))
     evil = MergeInput(CheckpointInfo(path, "evil.ckpt", False), sha256_of_path(path))
     with pytest.raises(MergeError, match=r"B \(evil.ckpt\): evil.ckpt: refused"):
         merge(tmp_path, [models["a"], evil])

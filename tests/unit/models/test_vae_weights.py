@@ -14,6 +14,7 @@ from modules.models.vae_files import VaeInfo
 from modules.models.vae_weights import VaeLoadError, check_fits, read_vae_file, to_diffusers_layout
 from tests.fixtures.tiny_model import VAE_CONFIG
 from tests.fixtures.tiny_vae import build_vae, write_vae
+from tests.fixtures.hostile_pickle import TouchOnUnpickle
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +77,6 @@ def test_a_vae_declared_for_sdxl_is_refused_on_sd1_though_its_shapes_fit(tmp_pat
         check_fits(VaeInfo("xl.safetensors", path), to_diffusers_layout(state, VAE_CONFIG), metadata, model)
 
 
-class Payload:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 @pytest.mark.parametrize("kind", ["legacy", "zip"])
@@ -89,9 +84,9 @@ def test_a_pickle_that_would_run_code_is_refused_naming_the_file(tmp_path, kind)
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
     if kind == "legacy":
-        path.write_bytes(pickle.dumps({"state_dict": Payload(marker)}))
+        path.write_bytes(pickle.dumps({"state_dict": TouchOnUnpickle(marker)}))
     else:
-        torch.save({"state_dict": Payload(marker)}, path)
+        torch.save({"state_dict": TouchOnUnpickle(marker)}, path)
     with pytest.raises(VaeLoadError, match="evil.pt: refused: its pickle asks to run code"):
         read(path)
     assert not marker.exists()

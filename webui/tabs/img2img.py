@@ -41,6 +41,7 @@ from webui.components.img2img_inputs import (
     upload_size,
 )
 from webui.components.progress import message_html
+from webui.components.refiner import build_refiner_controls
 from webui.components.scripts import build_script_controls
 from webui.components.seed_extra import build_seed_extra
 from webui.tabs.generation_ui import (
@@ -246,6 +247,7 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                                    label="Denoising strength", elem_id="img2img_denoising_strength")  # fmt: skip
             seed = build_seed_row("img2img")
             seed_extra = build_seed_extra("img2img")
+            refiner = build_refiner_controls(engine, "img2img")
             scripts = build_script_controls(engine, "img2img")
             override_box = build_override_box("img2img")
         with gr.Column(scale=1):
@@ -312,7 +314,7 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             # (No pictures at all: another Generate of this page took them; this one reads them again.)
             yield tab.refused(state, read.get("error", "The pictures were not read: press Generate again"))
             return
-        fields = {**tab.request_fields(values), **knob_fields(values)}
+        fields = {**tab.request_fields(values), **knob_fields(values), **refiner.request_fields(values)}
         if read.get("batch"):
             spec = (values[batch_input], values[batch_output], values[batch_masks], bool(values[use_png_info]))
 
@@ -331,7 +333,8 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             yield update
 
     knobs = [denoising, image_cfg, resize_mode, mask_blur, inpainting_fill, inpaint_area, padding, mask_mode]
-    inputs = {*tab.inputs, *knobs, pictures, resize_tab, scale, batch_input, batch_output, batch_masks, use_png_info}
+    inputs = {*tab.inputs, *knobs, *refiner.components, pictures, resize_tab, scale, batch_input, batch_output,
+              batch_masks, use_png_info}  # fmt: skip
     for trigger in (top.generate.click, top.box.prompt.submit):
         shown = top.busy_from(trigger).then(None, inputs=[shown_mode, resize_tab], outputs=[shown_mode, resize_tab],
                                             js=SHOWN_TABS_JS)  # fmt: skip
@@ -362,7 +365,8 @@ def build_img2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
                 updates[component] = label
         return updates
 
-    tab.paste = tab.build_paste(knobs, pasted_knobs)
+    tab.paste = tab.build_paste([*knobs, *refiner.components],
+                                lambda fields: {**pasted_knobs(fields), **refiner.pasted_values(fields)})  # fmt: skip
 
     # --- Sub-tabs: the selected one decides the mask controls and the size shown. These events wait
     # in one line so they apply in the order the page sent them (a sub-tab also reports itself

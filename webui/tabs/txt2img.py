@@ -6,6 +6,7 @@ from modules.engine import Engine
 from modules.processing.request import Txt2ImgRequest
 from webui.components.extra_networks import build_extra_networks_row
 from webui.components.hires import build_hires_controls
+from webui.components.refiner import build_refiner_controls
 from webui.components.scripts import build_script_controls
 from webui.components.seed_extra import build_seed_extra
 from webui.tabs.generation_ui import (
@@ -50,7 +51,8 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
             cfg = build_cfg("txt2img")
             seed = build_seed_row("txt2img")
             seed_extra = build_seed_extra("txt2img")
-            hires = build_hires_controls("txt2img", engine.upscalers)
+            hires = build_hires_controls("txt2img", engine)
+            refiner = build_refiner_controls(engine, "txt2img")
             scripts = build_script_controls(engine, "txt2img")
             override_box = build_override_box("txt2img")
         with gr.Column(scale=1):
@@ -63,7 +65,7 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
     async def run(values: dict):
         """`values`: {component: value} for every input (Gradio's set-of-inputs form), read by field."""
         state = values[tab.session]
-        fields = {**tab.request_fields(values), **hires.request_fields(values)}
+        fields = {**tab.request_fields(values), **hires.request_fields(values), **refiner.request_fields(values)}
 
         def submit():
             return engine.submit_txt2img(Txt2ImgRequest(**fields))
@@ -71,12 +73,15 @@ def build_txt2img_tab(engine: Engine, checkpoint: gr.Dropdown, clip_skip: gr.Sli
         async for update in tab.submit_and_follow(state, submit):
             yield update
 
-    inputs = {*tab.inputs, *hires.components}
+    inputs = {*tab.inputs, *hires.components, *refiner.components}
     # Many browsers may wait at once: the engine's own FIFO queue orders them.
     for trigger in (top.generate.click, top.box.prompt.submit):
         job = top.busy_from(trigger).then(run, inputs=inputs, outputs=tab.outputs, concurrency_limit=None,
                                           show_progress="hidden")  # fmt: skip
         top.idle_after(job)
     tab.wire_common()
-    tab.paste = tab.build_paste(hires.components, hires.pasted_values)
+    tab.paste = tab.build_paste(
+        [*hires.components, *refiner.components],
+        lambda fields: {**hires.pasted_values(fields), **refiner.pasted_values(fields)},
+    )
     return tab

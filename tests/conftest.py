@@ -40,3 +40,19 @@ def engine(tmp_path_factory, tiny_single_file) -> Engine:
     built = make_engine(data_dir, "--models-dir", str(tiny_single_file.parents[1]))
     yield built
     built.queue.shutdown()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run the slow evaluations (marked `slow`)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow evaluations of the demo model's quality (tens of seconds each here) run with --runslow
+    (`python3 launch.py --test --runslow`); without it they are reported as skipped with this reason
+    in the summary, never left out silently."""
+    if config.getoption("--runslow"):
+        return
+    reason = pytest.mark.skip(reason="slow evaluation of the demo model: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(reason)

@@ -55,6 +55,7 @@ def test_demo_draws_the_colour_shape_and_background_asked_for(demo):
         assert seen[key] >= floor and held[key] >= floor, (key, seen, held)
 
 
+@pytest.mark.slow  # ~40 s here: an evaluation over 24 held-out scenes
 def test_guidance_raises_colour_agreement(demo):
     # Seen combinations are right even at CFG 1; guidance is what gets held-out ones right
     # (full run: 82% at CFG 1, 89-94% at CFG 3-7).

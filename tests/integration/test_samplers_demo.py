@@ -55,6 +55,7 @@ def test_each_supported_schedule_draws_its_own_picture(engine, sampler):
             assert not np.array_equal(a, b), sampler
 
 
+@pytest.mark.slow  # ~40 s here: an evaluation over 24 held-out scenes
 def test_samplers_agree_with_the_default_on_colour(engine):
     model = engine.models.get()
     scenes = evaluation_scenes(24, held_out=True, seed=99)

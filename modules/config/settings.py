@@ -12,6 +12,7 @@ from modules.atomic import write_text_atomic
 from modules.config.family_settings import FAMILY_SETTINGS
 from modules.config.file_lock import locked
 from modules.config.inpaint_settings import INPAINT_SETTINGS
+from modules.config.memory_settings import MEMORY_SETTINGS
 from modules.config.setting_spec import SettingSpec
 from modules.config.vae_settings import VAE_SETTINGS
 
@@ -202,6 +203,7 @@ CORE_SETTINGS = (
     *FAMILY_SETTINGS,
     *VAE_SETTINGS,
     *INPAINT_SETTINGS,
+    *MEMORY_SETTINGS,
 )
 
 

@@ -73,6 +73,7 @@ class ModelManager:
         # What is being read now, and why the last load failed: the UI says both while a job waits.
         self._loading: CheckpointInfo | None = None
         self._failure: tuple[CheckpointInfo, str] | None = None
+        self._current: CheckpointInfo | None = None  # see current_info
 
     # --- listing -------------------------------------------------------------------
     def checkpoints(self) -> list[CheckpointInfo]:
@@ -96,8 +97,17 @@ class ModelManager:
 
     @property
     def loaded(self):
-        """The current model: the one most recently handed out (None when none is loaded)."""
+        """The model most recently handed out (None when none is loaded)."""
         return next(reversed(self._resident.values()), None)
+
+    @property
+    def current_info(self) -> CheckpointInfo | None:
+        """The checkpoint requests without one run on: the last one asked for as a job's or the
+        dropdown's checkpoint. A refiner or hires checkpoint a job switched to does not become it."""
+        if self._current is not None:
+            return self._current
+        loaded = self.loaded
+        return loaded.info if loaded is not None else None
 
     @property
     def resident(self) -> list:
@@ -140,7 +150,8 @@ class ModelManager:
         """The listed checkpoint `wanted` names (None or "": the loaded or default one).
         Raises UnknownCheckpointError, naming what is available, for anything else."""
         if not wanted or not str(wanted).strip():
-            return self.loaded.info if self.loaded is not None else self.default_checkpoint()
+            current = self.current_info
+            return current if current is not None else self.default_checkpoint()
         found = self.checkpoints()
         info = self._match(str(wanted), found)
         if info is None:
@@ -151,10 +162,11 @@ class ModelManager:
         return resolve_checkpoint(wanted, found, self.cached_sha256)
 
     # --- loading -------------------------------------------------------------------
-    def get(self, wanted: "str | CheckpointInfo | None" = None):
+    def get(self, wanted: "str | CheckpointInfo | None" = None, second_pass: bool = False):
         """The loaded model for `wanted` (a name; a CheckpointInfo already resolved from the list;
         None: the current or default one), loading if needed. If loading fails, the models loaded
-        before stay loaded and the error is raised.
+        before stay loaded and the error is raised. `second_pass`: a refiner or hires checkpoint
+        switched to inside a job, which does not become the current checkpoint.
 
         With "Maximum number of checkpoints loaded at the same time" N, up to N models stay loaded
         (the least recently used goes first); with "Checkpoints to cache in RAM" K, up to K models
@@ -166,6 +178,8 @@ class ModelManager:
                 model = self._load(info)
             self._resident[info.path] = model
             self._resident.move_to_end(info.path)
+            if not second_pass:
+                self._current = info
             self._evict(self._limit())
             if self.on_handout is not None:
                 self.on_handout(model)
@@ -239,17 +253,16 @@ class ModelManager:
         import gc
 
         with self._lock:
-            current = self.loaded
+            current = self.current_info if self.loaded is not None else None
             self._evict(0)
         gc.collect()
-        return current.info if current is not None else None
+        return current
 
     def reload(self):
         """Read the loaded checkpoint (or the default one) from disk again (A1111's
         reload-checkpoint): a file replaced under the same name takes effect."""
         with self._lock:
-            current = self.loaded
-            info = current.info if current is not None else self.default_checkpoint()
+            info = self.current_info or self.default_checkpoint()
             self.unload()
             self._ram_cache.pop(info.path, None)  # from disk, not from the RAM cache
             return self.get(info)

@@ -53,7 +53,7 @@ class HiresPass:
         """(the model, the JobPrompts) this pass runs with."""
         if self.checkpoint is None:
             return p.model, job_prompts
-        model = self.engine.models.get(self.checkpoint)
+        model = self.engine.models.get(self.checkpoint, second_pass=True)
         hires_p = dataclasses.replace(p, model=model)
         if self.networks is not None:
             self.networks.switch_model(hires_p)
@@ -130,7 +130,7 @@ class RefinerSwitch(ModelSwitch):
 
     def _load(self):
         p = self.p
-        model = self.engine.models.get(self.info)  # the CheckpointInfo prepare() resolved
+        model = self.engine.models.get(self.info, second_pass=True)  # the CheckpointInfo prepare() resolved
         self.loaded_model = model
         refiner_p = dataclasses.replace(p, model=model)
         if self.networks is not None:

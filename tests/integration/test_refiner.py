@@ -42,3 +42,15 @@ def test_refiner_takes_over_and_is_recorded(two_models):
 def test_unknown_refiner_is_an_error_naming_it(two_models):
     with pytest.raises(LookupError, match="nope"):
         generate(two_models, refiner_checkpoint="nope.safetensors")
+
+
+def test_after_a_refiner_job_a_request_without_a_checkpoint_runs_on_the_base(two_models):
+    """The refiner a job switched to does not become the current checkpoint (the manager keeps one
+    model resident, so the base is read again: the infotext's model hash says which one ran)."""
+    _, refined = generate(two_models, refiner_checkpoint="other.safetensors", refiner_switch_at=0.5)
+    request = {"prompt": "a cat", "steps": 2, "width": 64, "height": 64, "seed": 2, "save_images": False}
+    after = two_models.submit_txt2img(Txt2ImgRequest(**request)).outcome()
+    base_hash = two_models.models.cached_short_hash(two_models.models.resolve("base.safetensors"))
+    assert two_models.fields_from_infotext(after.images[0].infotext)["checkpoint"] is not None
+    assert f"Model hash: {base_hash}" in after.images[0].infotext
+    assert two_models.models.current_info.name == "base.safetensors"

@@ -22,9 +22,9 @@ def _label(engine: Engine, info) -> str:
 
 
 def current_name(engine: Engine) -> str | None:
-    loaded = engine.models.loaded
-    if loaded is not None:
-        return loaded.info.name
+    current = engine.models.current_info
+    if current is not None:
+        return current.name
     try:
         return engine.models.default_checkpoint().name
     except LookupError:

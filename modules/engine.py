@@ -77,7 +77,7 @@ class Engine:
             device_policy,
             preferred=flags.ckpt,
             bundled=paths.bundled_checkpoints,
-            on_loaded=lambda model: extensions.call("model_loaded", model=model),
+            on_loaded=_model_loaded_hook(flags, extensions),
             settings=settings,
         )
         return cls(
@@ -315,3 +315,17 @@ def load_extensions(paths: Paths, settings: Settings, flags) -> ExtensionManager
     )
     manager.load()
     return manager
+
+
+def _model_loaded_hook(flags, extensions: ExtensionManager):
+    """What runs on every loaded checkpoint: the attention backend of the flags (chosen and its
+    fallback reason logged once, here), then the extensions' model_loaded callbacks."""
+    from modules import attention
+
+    backend = attention.backend_logged_once(flags)
+
+    def on_loaded(model) -> None:
+        backend.apply(model)
+        extensions.call("model_loaded", model=model)
+
+    return on_loaded

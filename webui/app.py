@@ -132,6 +132,7 @@ def build_app(engine: Engine, flags, credentials=None, restart=None):
     if not flags.nowebui:
         import gradio as gr
 
+        from modules.attention import backend_for
         from webui.page_additions import add_notification_route, user_css, with_api_footer
         from webui.ui_config import apply_ui_config, ui_config_path
 
@@ -148,7 +149,7 @@ def build_app(engine: Engine, flags, credentials=None, restart=None):
             blocks,
             path="/",
             css=page_style() + "\n" + user_css(engine.paths.data_dir),
-            js=with_api_footer(page_script()) if flags.api else page_script(),
+            js=with_api_footer(page_script(), attention=backend_for(flags).describe(), api=flags.api),
             footer_links=[],  # Gradio's "Use via API" opens its own panel: ours links the REST docs
             server_name=flags.server_name,
             server_port=flags.port,

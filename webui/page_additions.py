@@ -2,6 +2,7 @@
 CSS, notification.mp3 served for the page's end-of-job sound, and the footer's API link to the
 REST docs (with --api only)."""
 
+import html
 import json
 from pathlib import Path
 
@@ -36,21 +37,26 @@ def add_notification_route(app, data_dir: Path) -> None:
     app.add_api_route(NOTIFICATION_ROUTE, notification_sound, methods=["GET"], include_in_schema=False)
 
 
-def api_footer_html() -> str:
-    return (
-        f'<div id="{API_FOOTER_ID}" class="sd-api-footer">'
-        '<a href="/docs" target="_blank" rel="noopener">Use via API</a>'
-        " · the A1111 API: <code>/sdapi/v1/txt2img</code>, <code>/sdapi/v1/img2img</code>,"
-        " <code>/sdapi/v1/extra-single-image</code>, <code>/sdapi/v1/options</code> ..."
-        "</div>"
-    )
+def api_footer_html(attention: str = "", api: bool = True) -> str:
+    """The footer: the REST API link (with --api) and, when given, modules.attention's describe()
+    of the attention backend every loaded model runs with."""
+    parts = []
+    if api:
+        parts.append(
+            '<a href="/docs" target="_blank" rel="noopener">Use via API</a>'
+            " · the A1111 API: <code>/sdapi/v1/txt2img</code>, <code>/sdapi/v1/img2img</code>,"
+            " <code>/sdapi/v1/extra-single-image</code>, <code>/sdapi/v1/options</code> ..."
+        )
+    if attention:
+        parts.append(f'<span class="sd-attention">attention: {html.escape(attention)}</span>')
+    return f'<div id="{API_FOOTER_ID}" class="sd-api-footer">' + " · ".join(parts) + "</div>"
 
 
-def with_api_footer(page_script: str) -> str:
+def with_api_footer(page_script: str, attention: str = "", api: bool = True) -> str:
     """The page script, then our footer put under the page in place of Gradio's, whose "Use via
     API" opens Gradio's own panel of its internal endpoints rather than the REST API. Added from
     the page script: a component added to the built Blocks would re-run their build steps."""
-    footer = json.dumps(api_footer_html())
+    footer = json.dumps(api_footer_html(attention, api))
     add_footer = (
         "() => {\n"
         f"  if (document.getElementById({json.dumps(API_FOOTER_ID)})) return;\n"

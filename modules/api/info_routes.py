@@ -25,7 +25,10 @@ def build_info_router(engine: Engine) -> APIRouter:
 
     @router.get("/memory")
     def memory() -> dict[str, Any]:
-        return {"ram": ram_usage(), "cuda": cuda_usage()}
+        from modules.attention import backend_for
+
+        # A1111's shape plus "attention": the backend every loaded model runs with.
+        return {"ram": ram_usage(), "cuda": cuda_usage(), "attention": backend_for(engine.flags).describe()}
 
     @router.get("/upscalers")
     def upscalers() -> list[dict[str, Any]]:

@@ -51,8 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow installing and updating extensions from the UI even when listening beyond localhost",
     )
+    add_attention_flags(parser)
     add_security_flags(parser)
     return parser
+
+
+def add_attention_flags(parser: argparse.ArgumentParser) -> None:
+    """A1111's attention flags (modules/attention.py reads them); scaled dot product is the default."""
+    group = parser.add_argument_group("attention (see modules/attention.py)")
+    group.add_argument("--opt-sdp-attention", action="store_true", help="scaled dot product attention (default)")
+    group.add_argument(
+        "--opt-sdp-no-mem-attention", action="store_true", help="scaled dot product without the mem-efficient kernel"
+    )
+    group.add_argument("--opt-sub-quad-attention", action="store_true", help="attention in query/key chunks")
+    group.add_argument("--sub-quad-q-chunk-size", type=positive_int, default=1024, help="queries per chunk")
+    group.add_argument("--sub-quad-kv-chunk-size", type=positive_int, default=None, help="keys per chunk (all)")
+    group.add_argument(
+        "--sub-quad-chunk-threshold", type=positive_int, default=None, help="MiB of scores done in one piece"
+    )
+    group.add_argument("--opt-split-attention", action="store_true", help="sliced attention, half the heads at once")
+    group.add_argument("--disable-opt-split-attention", action="store_true", help="plain, unoptimized attention")
+    group.add_argument("--xformers", action="store_true", help="xformers attention (NVIDIA GPU; else falls back)")
+    group.add_argument("--force-enable-xformers", action="store_true", help="as --xformers")
 
 
 def add_security_flags(parser: argparse.ArgumentParser) -> None:

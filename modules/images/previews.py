@@ -79,6 +79,12 @@ class TaesdDecoder:
 
     def preview(self, latents: torch.Tensor) -> Image.Image | None:
         """The TAESD picture of the first latent, or None when there is no usable decoder file."""
+        images = self.decode_batch(latents[:1])
+        return images[0] if images else None
+
+    def decode_batch(self, latents: torch.Tensor) -> list[Image.Image] | None:
+        """The TAESD pictures of all the latents (the "VAE type for decode" TAESD option), or None
+        when there is no usable decoder file."""
         path = self.path()
         try:
             mtime = path.stat().st_mtime_ns if path is not None else None
@@ -92,9 +98,9 @@ class TaesdDecoder:
         try:
             with torch.inference_mode():
                 module = self._module(path, mtime)
-                image = to_pil_images(module.decode(latents[:1].float().cpu()).sample)[0]
+                images = to_pil_images(module.decode(latents.float().cpu()).sample)
             self.problem = None
-            return image
+            return images
         except Exception as error:  # noqa: BLE001 - any broken file (pickle, safetensors, shapes) is the same case
             self._loaded, self._failed = None, (path, mtime)
             reason = _reason(error)

@@ -148,7 +148,7 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
                 should_stop=job.should_stop, on_latents=on_latents,
             )  # fmt: skip
             decoder = second.model_used or decoder
-        decoded = decode_latents(decoder, latents)
+        decoded = decode_latents(decoder, latents, settings=p.settings, taesd=_final_taesd(p, engine, decoder))
         if second is not None:
             second.restore(p)
         if refiner is not None:
@@ -184,6 +184,13 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         if stopped and not skipped:  # Skip ends only this batch; Interrupt ends the job
             result.interrupted = True
             break
+
+
+def _final_taesd(p, engine, model):
+    """The TAESD decoder when "VAE type for decode" is TAESD (its latent space's), else None."""
+    if p.settings.get("sd_vae_decode_method") != "TAESD":
+        return None
+    return engine.taesd_for(model.family.latent_space)
 
 
 def _img2img_start(stage, p, batch_index: int, batch_size: int, hooks):

@@ -30,10 +30,10 @@ def upscale_images(images: list[Image.Image], upscaler: str, target: HiresTarget
     return [upscalers.upscale_to(image, upscaler, target.width, target.height) for image in images]
 
 
-def encode_images(model, images: list[Image.Image]) -> torch.Tensor:
-    """Pictures -> latents with the model's VAE (the distribution's mean: deterministic)."""
-    vae = model.vae
-    pixels = to_model_pixels(images).to(vae.device, vae.dtype)
-    with torch.inference_mode():
-        latents = vae.encode(pixels).latent_dist.mean
-    return latents * vae.config.scaling_factor
+def encode_images(model, images: list[Image.Image], settings=None) -> torch.Tensor:
+    """Pictures -> latents with the model's VAE (the distribution's mean: deterministic), tiled
+    per the "vae_tiling" option of `settings` (the job's snapshot; None: Automatic)."""
+    from modules.processing import vae_tiling
+
+    mode = settings.get("vae_tiling") if settings is not None else None
+    return vae_tiling.encode(model.vae, to_model_pixels(images), mode)

@@ -131,7 +131,7 @@ class Img2ImgStage:
         """The DenoiseInputs fields that start this batch from its init images (`noise`: the batch's
         initial noise, which also fills the mask for "latent noise")."""
         model = p.model
-        init = torch.cat([self._latent(model, batch_index * batch_size + i) for i in range(batch_size)])
+        init = torch.cat([self._latent(model, batch_index * batch_size + i, p.settings) for i in range(batch_size)])
         init = init.to(noise.device, noise.dtype)
         fields = {
             "init_latents": init,
@@ -156,10 +156,10 @@ class Img2ImgStage:
         fields["inpaint"] = InpaintBlend(init, keep, self.prediction_type, _blend_hook(p, hooks))
         return fields
 
-    def _latent(self, model, index: int) -> torch.Tensor:
+    def _latent(self, model, index: int, settings=None) -> torch.Tensor:
         key = index % len(self.plan.pictures)
         if key not in self._latents:
-            latent = encode_images(model, [self.plan.pictures[key].processed])
+            latent = encode_images(model, [self.plan.pictures[key].processed], settings=settings)
             if self.plan.latent_resize:
                 factor = model.vae_scale_factor
                 latent = interpolate_latent(latent.float(), self.plan.width // factor, self.plan.height // factor)

@@ -75,8 +75,10 @@ class HiresPass:
         if r.hr_upscaler in hires.LATENT_UPSCALERS:
             start = hires.upscale_latents(latents, r.hr_upscaler, size)
         else:
-            pictures = hires.upscale_images(decode_latents(first, latents), r.hr_upscaler, self.target, p.upscalers)
-            start = hires.encode_images(model, pictures).to(latents.dtype)
+            pictures = hires.upscale_images(
+                decode_latents(first, latents, settings=p.settings), r.hr_upscaler, self.target, p.upscalers
+            )
+            start = hires.encode_images(model, pictures, settings=p.settings).to(latents.dtype)
         if self.run_steps == 0:  # denoising strength 0: the upscale is the result
             return start, False
         hr_prompts = [strip_tags(r.hr_prompt)[0] if r.hr_prompt else text for text in prompts]

@@ -81,8 +81,9 @@ class LoadedModel:
 def load_checkpoint(info: CheckpointInfo, sha256: str, policy, cache_dir: Path) -> LoadedModel:
     if info.is_diffusers_folder:
         family, parts = _load_diffusers_folder(info.path, policy)
+        declared = (info.path / "scheduler" / "scheduler_config.json").is_file()
     else:
-        family, parts = _load_single_file(info.path, policy, cache_dir)
+        family, parts, declared = _load_single_file(info.path, policy, cache_dir)
     model = LoadedModel(info=info, sha256=sha256, family=family, **parts)
     for name, module in model.modules().items():
         if module.device != policy.device:
@@ -90,23 +91,12 @@ def load_checkpoint(info: CheckpointInfo, sha256: str, policy, cache_dir: Path) 
             setattr(model, name, module)
         module.requires_grad_(False)
         module.eval()
-    if family.name == "sd2" and not _prediction_declared(info):
+    if family.name == "sd2" and not declared:
         from modules.models.prediction_probe import predicts_v
 
         if predicts_v(model.unet):  # A1111's test: the file does not say, the UNet is asked once
             model.scheduler_config["prediction_type"] = "v_prediction"
     return model
-
-
-def _prediction_declared(info: CheckpointInfo) -> bool:
-    """Whether the checkpoint says epsilon or v itself: a .yaml beside it, our own files' embedded
-    scheduler config, a diffusers folder's scheduler config."""
-    if info.is_diffusers_folder:
-        return (info.path / "scheduler" / "scheduler_config.json").is_file()
-    if "prediction_type" in _yaml_overrides(info.path):
-        return True
-    embedded = read_layout(info.path)[0].get(EMBEDDED_CONFIG_KEY)
-    return bool(embedded) and "scheduler" in json.loads(embedded)
 
 
 def _load_diffusers_folder(folder: Path, policy) -> tuple:
@@ -191,7 +181,10 @@ def _load_single_file(path: Path, policy, cache_dir: Path) -> tuple:
     for name in ("text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"):
         parts[name] = getattr(pipe, name, None)
     parts["vae_missing"] = vae_missing
-    return family, parts
+    # Whether the file says epsilon or v itself (a .yaml beside it, our files' embedded scheduler):
+    # read from the header already in hand, not a second time (a pickled file would be unpickled again).
+    declared = "prediction_type" in _yaml_overrides(path) or bool(embedded and "scheduler" in json.loads(embedded))
+    return family, parts, declared
 
 
 def family_and_config(path: Path, cache_dir: Path) -> tuple:

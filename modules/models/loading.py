@@ -46,6 +46,10 @@ class LoadedModel:
     # The file held no VAE weights: `vae` is the family's architecture with untrained weights until a
     # VAE file is applied (the SD VAE setting); generating without one is refused.
     vae_missing: bool = False
+    # Where this model's parts compute (the policy's device). Under an offload mode a part's
+    # weights may sit elsewhere between uses, so code that makes tensors asks this, never
+    # `module.device`.
+    execution_device: Any = None
 
     def __post_init__(self):
         if isinstance(self.family, str):
@@ -84,7 +88,7 @@ def load_checkpoint(info: CheckpointInfo, sha256: str, policy, cache_dir: Path) 
         declared = (info.path / "scheduler" / "scheduler_config.json").is_file()
     else:
         family, parts, declared = _load_single_file(info.path, policy, cache_dir)
-    model = LoadedModel(info=info, sha256=sha256, family=family, **parts)
+    model = LoadedModel(info=info, sha256=sha256, family=family, execution_device=policy.device, **parts)
     for name, module in model.modules().items():
         if module.device != policy.device:
             module = module.to(policy.device)

@@ -48,6 +48,11 @@ DEFAULT_TORCH_COMMAND = "pip install torch==2.13.0"
 
 LAUNCH_FLAGS = ("--test", "--skip-install")
 
+# xformers only on demand: it cannot run on a CPU, and merely being installed slows every diffusers
+# import (FACTS.md). Each xformers release is built against one torch; this is the one for our pin.
+XFORMERS_REQUIREMENTS = ROOT / "requirements-xformers.txt"
+XFORMERS_FLAGS = ("--xformers", "--force-enable-xformers")
+
 
 def log(message: str) -> None:
     print(f"[launch] {message}", flush=True)
@@ -115,6 +120,35 @@ def prepare_venv(test: bool) -> None:
     if test:
         # The test install is a superset of the app's: the app need not run pip again.
         write_stamp(VENV / ".installed-app", stamp_for([REQUIREMENTS, NODEPS_REQUIREMENTS]))
+
+
+def xformers_install_plan(args: list[str], cuda_available: bool, installed: bool) -> tuple[list[str] | None, str]:
+    """(the pip command to run or None, why): xformers is installed when --xformers is asked for on a
+    machine with CUDA and it is not there yet; anywhere else the app says why it uses SDPA instead."""
+    if not any(flag in args for flag in XFORMERS_FLAGS):
+        return None, "not asked for"
+    if installed:
+        return None, "already installed"
+    if not cuda_available:
+        return None, "no CUDA device: xformers cannot run here (the app falls back to SDPA and says so)"
+    command = [str(VENV_PYTHON), "-m", "pip", "install", "-r", str(XFORMERS_REQUIREMENTS)]
+    return command, f"--xformers on a CUDA machine: installing {XFORMERS_REQUIREMENTS.read_text().strip()}"
+
+
+def install_xformers_if_asked(args: list[str]) -> None:
+    """Runs inside the venv, before the app starts; a failed install is reported and the app goes on
+    (it falls back to SDPA)."""
+    if not any(flag in args for flag in XFORMERS_FLAGS):
+        return
+    import importlib.util
+
+    import torch  # only with --xformers: the check needs it, and the app imports it anyway
+
+    installed = importlib.util.find_spec("xformers") is not None
+    command, why = xformers_install_plan(args, torch.cuda.is_available(), installed)
+    log(f"xformers: {why}")
+    if command is not None and subprocess.call(command, cwd=ROOT) != 0:
+        log("xformers could not be installed; the app will use SDPA attention")
 
 
 def reexec_in_venv(args: list[str]) -> None:
@@ -195,6 +229,8 @@ def main() -> int:
     if test:
         return run_tests(passthrough)
 
+    if not skip_install:
+        install_xformers_if_asked(passthrough)
     # Imported only now, inside the venv: launch.py itself must work with nothing installed.
     from webui.app import main as app_main
 

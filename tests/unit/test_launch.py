@@ -55,3 +55,14 @@ def test_a_browser_on_the_path_and_the_emoji_font_are_enough(tmp_path, monkeypat
     assert "fonts-noto-color-emoji" in launch.browser_problem()  # the browser alone: icons would be boxes
     font.write_bytes(b"font")
     assert launch.browser_problem() is None
+
+
+def test_xformers_is_installed_only_when_asked_for_on_a_cuda_machine():
+    launch = load_launch()
+    command, why = launch.xformers_install_plan(["--xformers"], cuda_available=True, installed=False)
+    assert command[-2:] == ["-r", str(launch.XFORMERS_REQUIREMENTS)] and "xformers==" in why
+    assert (launch.XFORMERS_REQUIREMENTS.read_text().split()) == ["xformers==0.0.35"]  # the build for torch 2.13
+    command, why = launch.xformers_install_plan(["--xformers"], cuda_available=False, installed=False)
+    assert command is None and "no CUDA" in why
+    assert launch.xformers_install_plan(["--force-enable-xformers"], True, True) == (None, "already installed")
+    assert launch.xformers_install_plan(["--port", "7860"], True, False) == (None, "not asked for")

@@ -16,6 +16,7 @@ from modules.config.settings import Settings
 from modules.images.infotext import infotext_to_fields, parse_infotext
 from modules.images.saving import ImageSaver
 from modules.jobs import Job, JobQueue
+from modules.memory.manager import MemoryManager
 from modules.models.manager import ModelManager
 from modules.plugins.manager import ExtensionManager
 from modules.plugins.registry import PluginRegistry
@@ -47,6 +48,7 @@ class Engine:
     taesd_decoders: dict = None  # latent space -> TaesdDecoder, made on first use
     upscaler_registry: Any = None  # modules.upscaling.UpscalerRegistry, made on first use
     vae_registry: Any = None  # modules.models.vae_registry.VaeRegistry, made on first use
+    memory: MemoryManager = None  # device policy, offload modes, the ledger of what is loaded
 
     @classmethod
     def from_argv(cls, argv: Sequence[str] | None) -> "Engine":
@@ -65,20 +67,16 @@ class Engine:
         settings = settings or Settings(paths.settings_file)
         extensions = extensions or load_extensions(paths, settings, flags)
         plugins = PluginRegistry.build(extensions, settings, paths.models_dir)
-
-        def device_policy():
-            from modules.memory import DevicePolicy
-
-            return DevicePolicy.from_flags(flags)
-
+        memory = MemoryManager(flags)
         models = ModelManager(
             paths.checkpoint_dirs,
             paths.cache_dir,
-            device_policy,
+            memory.policy,
             preferred=flags.ckpt,
             bundled=paths.bundled_checkpoints,
-            on_loaded=_model_loaded_hook(flags, extensions),
+            on_loaded=_model_loaded_hook(flags, extensions, memory),
             settings=settings,
+            memory=memory,
         )
         return cls(
             paths=paths,
@@ -91,11 +89,14 @@ class Engine:
             flags=flags,
             encodings=EncodingCache(),
             styles=StyleDatabase(paths.styles_file),
+            memory=memory,
         )
 
     def __post_init__(self):
         if self.tokens is None:
             self.tokens = TokenCounter(self)
+        if self.memory is None:
+            self.memory = MemoryManager(self.flags)
         # A model handed out during a job (a refiner loaded mid-job) gets the job's VAE too.
         self.models.on_handout = lambda model: self.vaes.apply_job_choice(model)
 
@@ -132,7 +133,7 @@ class Engine:
         probe = GenerationRequest.model_validate({**dict(template), "init_images": [Image.new("RGB", (64, 64))],
                                                   "mask": None})  # fmt: skip
         prepare(probe, self)
-        return self.queue.submit(lambda job: run_batch(self, job, template, inputs),
+        return self.queue.submit(lambda job: run_batch(self, job, template, inputs), kind="generate",
                                  description=f"img2img batch: {len(inputs.files)} pictures", job_id=job_id)  # fmt: skip
 
     def _submit_generation(self, request: GenerationRequest, job_id: str | None) -> Job:
@@ -154,7 +155,8 @@ class Engine:
             return result
 
         kind = "img2img" if request.init_images else "txt2img"
-        return self.queue.submit(work, description=f"{kind}: {request.prompt[:60]}", job_id=job_id)
+        return self.queue.submit(work, description=f"{kind}: {request.prompt[:60]}", job_id=job_id, kind="generate",
+                                 subject=f"{request.width}x{request.height}")  # fmt: skip
 
     def keep_overrides(self, overrides: dict) -> str:
         """Save a request's override_settings as the settings (A1111's restore_afterwards=False,
@@ -186,7 +188,10 @@ class Engine:
             self.taesd_decoders = {}
         if latent_space not in self.taesd_decoders:
             files = TAESD_FILES_BY_SPACE.get(latent_space, ())
-            self.taesd_decoders[latent_space] = TaesdDecoder(self.paths.models_dir / "VAE-approx", files)
+            decoder = TaesdDecoder(self.paths.models_dir / "VAE-approx", files)
+            self.taesd_decoders[latent_space] = decoder
+            owner = f"taesd:{latent_space}"
+            self.memory.register_source(owner, owner, "taesd", lambda: _held(decoder, "decoder"))
         return self.taesd_decoders[latent_space]
 
     @property
@@ -196,7 +201,9 @@ class Engine:
         if self.upscaler_registry is None:
             from modules.upscaling import UpscalerRegistry
 
-            self.upscaler_registry = UpscalerRegistry(self.paths.models_dir, self.settings, self._device_policy)
+            registry = UpscalerRegistry(self.paths.models_dir, self.settings, self.memory.policy)
+            self.upscaler_registry = registry
+            self.memory.register_source("upscaler", "upscaler", "upscaler", lambda: _held(registry, "model"))
         return self.upscaler_registry
 
     @property
@@ -213,11 +220,6 @@ class Engine:
             self.vae_registry = VaeRegistry(vae_dirs, self.paths.checkpoint_dirs, self.settings,
                                             self.models.sha256_of, keep_fp32)  # fmt: skip
         return self.vae_registry
-
-    def _device_policy(self):
-        from modules.memory import DevicePolicy  # torch: imported when a model upscaler first runs
-
-        return DevicePolicy.from_flags(self.flags)
 
     def embeddings_for(self, model):
         """The EmbeddingDatabase for this model's text encoder, reloaded if the folder changed."""
@@ -280,14 +282,14 @@ class Engine:
         The name is matched among the listed checkpoints first: an unknown one raises
         UnknownCheckpointError here and nothing is queued."""
         info = self.models.resolve(wanted)
-        return self.queue.submit(lambda job: self.models.get(wanted), description=f"load {info.name}")
+        return self.queue.submit(lambda job: self.models.get(wanted), description=f"load {info.name}", kind="load")
 
     def submit_unload_checkpoint(self) -> Job:
         """Through the queue: never under a running job."""
-        return self.queue.submit(lambda job: self.models.unload(), description="unload checkpoint")
+        return self.queue.submit(lambda job: self.models.unload(), description="unload checkpoint", kind="load")
 
     def submit_reload_checkpoint(self) -> Job:
-        return self.queue.submit(lambda job: self.models.reload(), description="reload checkpoint")
+        return self.queue.submit(lambda job: self.models.reload(), description="reload checkpoint", kind="load")
 
     def model_loading(self) -> str | None:
         """The checkpoint being loaded now, for "Loading model ..." while a job waits for it."""
@@ -303,7 +305,7 @@ class Engine:
         """Load the default checkpoint in the background so the first Generate is fast.
         Raises LookupError (saying where to put one) when there is no checkpoint."""
         self.models.default_checkpoint()
-        return self.queue.submit(lambda job: self.models.get(None), description="load default checkpoint")
+        return self.queue.submit(lambda job: self.models.get(None), description="load default checkpoint", kind="load")
 
 
 def load_extensions(paths: Paths, settings: Settings, flags) -> ExtensionManager:
@@ -317,15 +319,29 @@ def load_extensions(paths: Paths, settings: Settings, flags) -> ExtensionManager
     return manager
 
 
-def _model_loaded_hook(flags, extensions: ExtensionManager):
-    """What runs on every loaded checkpoint: the attention backend of the flags (chosen and its
-    fallback reason logged once, here), then the extensions' model_loaded callbacks."""
+def _model_loaded_hook(flags, extensions: ExtensionManager, memory: MemoryManager):
+    """What runs on every loaded checkpoint: the memory policy (parts placed, offload mode installed),
+    the attention backend of the flags (chosen and its fallback reason logged once, here), then the
+    extensions' model_loaded callbacks."""
     from modules import attention
 
     backend = attention.backend_logged_once(flags)
 
     def on_loaded(model) -> None:
+        memory.prepare(model)
         backend.apply(model)
         extensions.call("model_loaded", model=model)
 
     return on_loaded
+
+
+def _held(holder, component: str) -> dict:
+    """{component: the torch module} a lazily loading holder (TaesdDecoder, UpscalerRegistry) has in
+    memory now, for the ledger. Both keep it as `_loaded` (TaesdDecoder: (path, mtime, module);
+    UpscalerRegistry: (key, spandrel descriptor)); they have no public accessor yet."""
+    loaded = getattr(holder, "_loaded", None)
+    if not loaded:
+        return {}
+    thing = loaded[-1]
+    module = getattr(thing, "model", thing)  # a spandrel descriptor holds its torch module as .model
+    return {component: module} if hasattr(module, "parameters") else {}

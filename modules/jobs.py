@@ -2,9 +2,16 @@
 
 Every job carries its own progress and its own interrupt flag, so pressing Interrupt
 stops only that job; a queued job that is interrupted never starts.
+
+Every piece of device work goes through this one queue with a kind (generate, extras, merge, load,
+rembg, embeddings, train), so two of them never fight for memory. A job that runs out of memory
+fails with a message saying so, and what it held is freed before the next job starts.
 """
 
+import gc
 import itertools
+import logging
+import sys
 import threading
 import time
 import traceback
@@ -13,6 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+JOB_KINDS = ("generate", "extras", "merge", "load", "rembg", "embeddings", "train")
 
 
 class JobState(StrEnum):
@@ -28,6 +39,10 @@ class Job:
     id: str
     description: str
     work: Callable[["Job"], Any]
+    kind: str = "generate"  # what sort of device work it is (JOB_KINDS)
+    # What the job works on, for messages: "512x512" for a generation (the work may set it); the
+    # description when not set.
+    subject: str = ""
     state: JobState = JobState.QUEUED
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -145,15 +160,26 @@ class JobQueue:
         self._worker = threading.Thread(target=self._run, name=f"{name}-worker", daemon=True)
         self._worker.start()
 
-    def submit(self, work: Callable[[Job], Any], description: str = "", job_id: str | None = None) -> Job:
+    def submit(
+        self,
+        work: Callable[[Job], Any],
+        description: str = "",
+        job_id: str | None = None,
+        kind: str = "generate",
+        subject: str = "",
+    ) -> Job:
         """Queue `work`. `job_id` is the client's own id (A1111's `force_task_id`); one already
-        in use raises ValueError."""
+        in use raises ValueError. `kind`: what sort of work it is (JOB_KINDS names ours; an
+        extension may use its own); `subject`: what an out-of-memory message names ("512x512")."""
+        if not kind:
+            raise ValueError("a job needs a kind (e.g. 'generate')")
         with self._cond:
             if self._closed:
                 raise RuntimeError("the job queue is shut down")
             if job_id is not None and job_id in self._jobs:
                 raise ValueError(f"task id {job_id!r} is already in use")
-            job = Job(id=job_id or f"job-{next(self._ids)}", description=description, work=work)
+            job = Job(id=job_id or f"job-{next(self._ids)}", description=description, work=work, kind=kind,
+                      subject=subject)  # fmt: skip
             self._jobs[job.id] = job
             self._pending.append(job)
             self._cond.notify_all()
@@ -178,6 +204,28 @@ class JobQueue:
     def waiting(self) -> int:
         return len(self._pending)
 
+    def listing(self) -> list[Job]:
+        """The running job (first) and the queued ones in order."""
+        with self._cond:
+            return ([self._current] if self._current is not None else []) + list(self._pending)
+
+    @property
+    def worker_name(self) -> str:
+        """The name of the thread every job runs on."""
+        return self._worker.name
+
+    def on_worker(self) -> bool:
+        """True on the worker thread, i.e. inside a job: work there must run inline, since
+        submitting it and waiting would wait for the job that waits."""
+        return threading.current_thread() is self._worker
+
+    def run(self, work: Callable[[], Any], description: str, kind: str) -> Any:
+        """Run `work` as a job of `kind` and give its result (its error raised again), from a
+        thread that may block (not the event loop); inline when already inside a job."""
+        if self.on_worker():
+            return work()
+        return self.submit(lambda job: work(), description=description, kind=kind).outcome()
+
     def cancel(self, job: Job) -> None:
         """Interrupt a running job, or drop a queued one before it starts."""
         job.interrupt()
@@ -201,13 +249,21 @@ class JobQueue:
                 job = self._pending.popleft()
                 self._current = job
                 job.state, job.started = JobState.RUNNING, time.time()
+            out_of_memory = False
             try:
                 job.result = job.work(job)
                 state = JobState.DONE
             except BaseException as error:  # the worker must outlive any one job
-                job.error = error
                 state = JobState.FAILED
-                traceback.print_exception(error)
+                out_of_memory = is_out_of_memory(error)
+                if out_of_memory:
+                    job.error = JobOutOfMemory(job.subject or job.description, error)
+                    log.error("%s", job.error)
+                else:
+                    job.error = error
+                    traceback.print_exception(error)
+            if out_of_memory:  # outside the except block: the failed job's frames are gone now
+                free_after_failure()
             with self._cond:
                 self._current = None
                 self._finish(job, state)
@@ -222,3 +278,52 @@ class JobQueue:
             finished = [j for j in self._jobs.values() if j.done]
             for job in finished[:-keep]:
                 self._jobs.pop(job.id, None)
+
+
+class JobOutOfMemory(RuntimeError):
+    """A job ran out of memory while it ran. The message names what it was making and the
+    allocation that failed; the original error's traceback is dropped, so the tensors its frames
+    held can be freed before the next job."""
+
+    def __init__(self, subject: str, error: BaseException):
+        cause = _allocation_failure(error) or error
+        text = str(cause).strip()
+        reason = text.splitlines()[0] if text else type(cause).__name__
+        # The CPU allocator's message starts with its internal assertion: keep what it says.
+        reason = reason[reason.index("DefaultCPUAllocator") :] if "DefaultCPUAllocator" in reason else reason
+        super().__init__(f"out of memory at {subject}: {reason}")
+        self.original_type = type(cause).__name__
+
+
+_ALLOCATION_PHRASES = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate",
+                       "not enough memory", "defaultcpuallocator")  # fmt: skip
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """torch's OutOfMemoryError, Python's MemoryError, or a RuntimeError whose message says an
+    allocation failed (the CPU allocator raises a plain RuntimeError), here or in what caused it
+    (a script's failure wraps the error it met)."""
+    return _allocation_failure(error) is not None
+
+
+def _allocation_failure(error: BaseException | None) -> BaseException | None:
+    """The error in `error`'s cause chain that is an allocation failure, None when there is none."""
+    torch = sys.modules.get("torch")  # never imported here: a job that failed in torch has it
+    oom_type = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    seen = 0
+    while error is not None and seen < 8:  # a cause chain is short; a cycle must not hang the worker
+        if isinstance(error, MemoryError) or (oom_type is not None and isinstance(error, oom_type)):
+            return error
+        text = str(error).lower()
+        if isinstance(error, RuntimeError) and any(phrase in text for phrase in _ALLOCATION_PHRASES):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
+
+
+def free_after_failure() -> None:
+    """Give back what a failed job held: its objects (cycles included) and CUDA's cached blocks."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,9 +1,8 @@
-"""The ExtraNetwork behind `<lora:...>` and `<lyco:...>`: merge the named networks into the
-model's weights before the prompt is encoded, put the exact original weights back afterwards."""
+"""The ExtraNetwork behind `<lora:...>` and `<lyco:...>`: the named networks become weight patches
+that the core merges into the model (modules/models/patcher.py) once every network has activated,
+and keeps merged until a job asks for another set (an unchanged set is not merged again)."""
 
 import logging
-import threading
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,9 +11,8 @@ from modules.plugins.types import ExtraNetworkCall, ExtraNetworkItem
 from .library import HashCache, NetworkFile, NetworkLibrary
 from .tags import NetworkRequest, parse_call
 
-if TYPE_CHECKING:  # torch-backed: imported when a network is first merged, not at start-up
+if TYPE_CHECKING:  # torch-backed: imported when a network is first used, not at start-up
     from .merge import MergeReport
-    from .patcher import WeightPatcher
 
 log = logging.getLogger("sdstudio.extensions.lycoris")
 COMPONENTS = {"unet": "unet", "te": "text_encoder", "te2": "text_encoder_2"}
@@ -27,17 +25,15 @@ COMPONENT_LABELS = {
 
 
 class LoraNetworks:
-    """One per engine (the extra_networks hook is called per engine); what it changes is kept per
-    model. Jobs find files through their own `p.models_dir`; `models_dir` serves `list_items`."""
+    """One per engine (the extra_networks hook is called per engine); it keeps no weights: the
+    originals are the core's, per model. Jobs find files through their own `p.models_dir`;
+    `models_dir` serves `list_items`."""
 
     names = ("lora", "lyco")
 
     def __init__(self, models_dir: Path | None = None):
         self.models_dir = Path(models_dir) if models_dir else None
         self.hashes = HashCache()
-        # UNet module of a patched model -> the patcher holding its original weights.
-        self._patched: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
 
     # --- ExtraNetwork ------------------------------------------------------------------------
     def list_items(self) -> list[ExtraNetworkItem]:
@@ -46,38 +42,33 @@ class LoraNetworks:
         return [_item(network) for network in NetworkLibrary(self.models_dir).files()]
 
     def activate(self, p, calls: list[ExtraNetworkCall]) -> None:
-        with self._lock:
-            # A job that never reached deactivate (it should not happen) must not leave its
-            # networks in the weights of the next one.
-            self._restore(p.model)
-            if not calls:
-                return
-            from .patcher import WeightPatcher
+        patches = self._patches(p, calls) if calls else []
+        collector = getattr(p, "patches", None)
+        if collector is not None:
+            collector.add(patches)  # the core merges the job's whole set after every network
+            return
+        # Called outside a job (no collector on p, e.g. by a script on its own model): this
+        # network's set is merged at once through the model's patcher, as the core would.
+        from modules.models.patcher import PatchSet
 
-            patcher = WeightPatcher()
-            self._patched[p.model.unet] = patcher
-            self._merge_all(p, calls, patcher)
+        p.model.patcher.apply(PatchSet(patches))
 
     def deactivate(self, p) -> None:
-        with self._lock:
-            self._restore(p.model)
+        # In a job nothing is undone: the next job's set decides. Outside one, the model is restored.
+        if getattr(p, "patches", None) is None and getattr(p, "model", None) is not None:
+            p.model.patcher.restore()
 
     # --- the work ------------------------------------------------------------------------------
-    def _restore(self, model) -> None:
-        patcher = self._patched.pop(model.unet, None) if model is not None else None
-        if patcher is not None:
-            patcher.restore()
-
-    def _merge_all(self, p, calls: list[ExtraNetworkCall], patcher: "WeightPatcher") -> None:
+    def _patches(self, p, calls: list[ExtraNetworkCall]) -> list:
         from .layout import LayerIndex
-        from .merge import merge_network
+        from .merge import network_patches
         from .safe_load import NetworkFileError, load_tensors
 
         library = NetworkLibrary(p.models_dir)
         components = {key: getattr(p.model, attr, None) for key, attr in COMPONENTS.items()}
         index = LayerIndex({key: module for key, module in components.items() if module is not None})
         loaded: dict[Path, dict] = {}  # the same file named twice is read once
-        hashes = []
+        hashes, patches = [], []
         for call in calls:
             try:
                 request = parse_call(call)
@@ -91,23 +82,19 @@ class LoraNetworks:
             try:
                 if network.path not in loaded:
                     loaded[network.path] = load_tensors(network.path)
+                file_hash = self.hashes.short_hash(network.path)
             except (NetworkFileError, OSError) as error:
                 p.warnings.append(f"LoRA {request.name!r}: {error}; skipped")
                 continue
             strengths = {"unet": request.unet, "te": request.te, "te2": request.te}
-            try:
-                report = merge_network(loaded[network.path], index, strengths, patcher)
-            except RuntimeError as error:
-                # Part of this network may be in the weights already: take every network out
-                # rather than make a picture with half of one.
-                patcher.restore()
-                p.warnings.append(f"LoRA {request.name!r}: {error}; all LoRA networks left out of this job")
-                log.exception("LoRA %s failed to merge", request.name)
-                return
+            source = f"{call.name}:{file_hash}:unet={request.unet:g},te={request.te:g}"
+            found, report = network_patches(loaded[network.path], index, strengths, source)
+            patches.extend(found)
             self._report(p, request, network, report)
-            hashes.append(f"{_clean(request.name)}: {self.hashes.short_hash(network.path)}")
+            hashes.append(f"{_clean(request.name)}: {file_hash}")
         if hashes:
             p.extra_generation_params["Lora hashes"] = ", ".join(hashes)
+        return patches
 
     @staticmethod
     def _report(p, request: NetworkRequest, network: NetworkFile, report: "MergeReport") -> None:

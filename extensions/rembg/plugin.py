@@ -22,6 +22,24 @@ from .removal import (
 # generated images and the API, and is handed to each of them explicitly.
 _remover = BackgroundRemover()
 
+
+class QueuedRemover:
+    """The remover as the tab and `POST /rembg` use it: each removal runs as a job of kind "rembg"
+    on the engine's one queue, so an ONNX session never competes with a generation for memory.
+    (The Extras step and the generated-images setting already run inside a job.)"""
+
+    def __init__(self, remover: BackgroundRemover, queue):
+        self._remover, self._queue = remover, queue  # queue None (an engine without one): inline
+
+    def remove(self, image, method, models_dir, **options):
+        def work():
+            return self._remover.remove(image, method, models_dir, **options)
+
+        if self._queue is None:
+            return work()
+        return self._queue.run(work, f"background removal: {image.width}x{image.height}", "rembg")
+
+
 SETTING_ON = "rembg_generated"
 SETTING_METHOD = "rembg_generated_method"
 SECTION = "Background removal"
@@ -102,7 +120,11 @@ def ui_tabs(engine):
     def render():
         from .ui import build_tab
 
-        build_tab(_remover, lambda: engine.paths.models_dir, lambda: int(engine.settings.get("image_max_pixels")))
+        build_tab(
+            QueuedRemover(_remover, getattr(engine, "queue", None)),
+            lambda: engine.paths.models_dir,
+            lambda: int(engine.settings.get("image_max_pixels")),
+        )
 
     return [TabSpec(title="Background removal", elem_id="tab_rembg", render=render)]
 
@@ -111,4 +133,9 @@ def ui_tabs(engine):
 def app_started(app, engine):
     from .api import add_routes
 
-    add_routes(app, _remover, lambda: engine.paths.models_dir, lambda: int(engine.settings.get("image_max_pixels")))
+    add_routes(
+        app,
+        QueuedRemover(_remover, getattr(engine, "queue", None)),
+        lambda: engine.paths.models_dir,
+        lambda: int(engine.settings.get("image_max_pixels")),
+    )

@@ -27,8 +27,10 @@ def build_info_router(engine: Engine) -> APIRouter:
     def memory() -> dict[str, Any]:
         from modules.attention import backend_for
 
-        # A1111's shape plus "attention": the backend every loaded model runs with.
-        return {"ram": ram_usage(), "cuda": cuda_usage(), "attention": backend_for(engine.flags).describe()}
+        # A1111's shape plus "attention" (the backend every loaded model runs with), "policy" (offload
+        # mode, device, dtypes) and "ledger" (every loaded part: owner, kind, component, bytes, device).
+        return {"ram": ram_usage(), "cuda": cuda_usage(), "attention": backend_for(engine.flags).describe(),
+                "policy": engine.memory.describe(), "ledger": engine.memory.ledger()}  # fmt: skip
 
     @router.get("/upscalers")
     def upscalers() -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ class InternalProgressResponse(BaseModel):
     live_preview: str | None = None
     id_live_preview: int | None = None
     textinfo: str | None = None
+    kind: str | None = None  # ours: the job's kind (generate, extras, merge, load, rembg, embeddings, train)
 
 
 # A body-less POST (old clients) is the global form; the id may come in the body or the query.
@@ -107,11 +108,11 @@ def build_internal_router(engine: Engine) -> APIRouter:
             )
         if job.state == JobState.QUEUED:
             position = engine.queue.position(job)
-            return InternalProgressResponse(
-                active=False, queued=True, completed=False, id_live_preview=-1, textinfo=_queued_text(engine, position)
-            )
+            return InternalProgressResponse(active=False, queued=True, completed=False, id_live_preview=-1,
+                                            textinfo=_queued_text(engine, position), kind=job.kind)  # fmt: skip
         if job.done:
-            return InternalProgressResponse(active=False, queued=False, completed=True, progress=1.0, textinfo=None)
+            return InternalProgressResponse(active=False, queued=False, completed=True, progress=1.0, textinfo=None,
+                                            kind=job.kind)  # fmt: skip
         preview, preview_id = job.preview, job.preview_id
         image = None
         if body.live_preview and preview is not None and preview_id != body.id_live_preview:
@@ -125,6 +126,7 @@ def build_internal_router(engine: Engine) -> APIRouter:
             live_preview=image,
             id_live_preview=preview_id if image else body.id_live_preview,
             textinfo=job.description,
+            kind=job.kind,
         )
 
     return router
@@ -139,6 +141,7 @@ def _state(job, engine) -> dict:
         "skipped": bool(job and job.skip_pending),
         "interrupted": bool(job and job.interrupted),
         "job": job.description if job else "",
+        "job_kind": job.kind if job else "",  # ours: generate, extras, merge, load, rembg, embeddings, train
         "job_count": job.batch_count if job else 0,
         "job_no": job.batch_index if job else 0,
         "sampling_step": job.step if job else 0,

@@ -172,12 +172,14 @@ def build_router(engine: Engine) -> APIRouter:
         ]
 
     @router.get("/embeddings", response_model=EmbeddingsResponse)
-    def embeddings() -> EmbeddingsResponse:
-        return _embeddings_response(engine)
+    async def embeddings() -> EmbeddingsResponse:
+        if engine.models.loaded is not None:  # listing files only: no need to wait for the queue
+            return await run_in_threadpool(_embeddings_response, engine)
+        return await _embeddings_job(engine)  # the default model is loaded first: device work
 
     @router.post("/refresh-embeddings")
-    def refresh_embeddings() -> dict:
-        _embeddings_response(engine)
+    async def refresh_embeddings() -> dict:
+        await _embeddings_job(engine)
         return {}
 
     @router.get("/extensions", response_model=list[ExtensionItem])
@@ -347,6 +349,21 @@ def decode_image(data: str, engine, field: str = "image") -> "Image.Image":  # n
         raise HTTPException(status_code=413, detail=str(error)) from error
     except BadImageError as error:
         raise HTTPException(status_code=422, detail=str(error)) from error
+
+
+async def _embeddings_job(engine) -> EmbeddingsResponse:
+    """The embeddings read as a job of kind "embeddings": it may load the default model, which
+    must not happen beside a running generation."""
+    try:
+        job = await run_in_threadpool(
+            engine.queue.submit, lambda job: _embeddings_response(engine), "refresh embeddings", None, "embeddings"
+        )
+    except Exception as error:
+        raise _refusal(error) from error
+    await job.wait_async()
+    if isinstance(job.error, HTTPException):  # no model to read them for: its own status
+        raise job.error
+    return _outcome(job)
 
 
 def _embeddings_response(engine) -> EmbeddingsResponse:

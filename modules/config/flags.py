@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="MODULE",
-        help="run these modules on the CPU; 'all' runs everything there",
+        help="run these on the CPU: all, sd (the checkpoint's UNet, text encoders, VAE), interrogate, gfpgan, "
+        "codeformer, bsrgan, esrgan, scunet, swinir, or a part name (unet, vae, text_encoder, upscaler)",
     )
     parser.add_argument("--device-id", default=None, help="CUDA device index to use")
     parser.add_argument("--no-half", action="store_true", help="keep models in fp32 on GPUs too")
@@ -52,8 +53,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow installing and updating extensions from the UI even when listening beyond localhost",
     )
     add_attention_flags(parser)
+    add_memory_flags(parser)
     add_security_flags(parser)
     return parser
+
+
+def add_memory_flags(parser: argparse.ArgumentParser) -> None:
+    """A1111's memory and precision flags (modules/memory/ reads them). Without a GPU the offload
+    flags have nothing to save: the engine says so once and runs normally."""
+    group = parser.add_argument_group("memory and precision (see modules/memory/)")
+    group.add_argument(
+        "--medvram",
+        action="store_true",
+        help="keep each model part in RAM and move it to the GPU only while it runs (text encoder, UNet, VAE)",
+    )
+    group.add_argument("--medvram-sdxl", action="store_true", help="as --medvram, for SDXL-family models only")
+    group.add_argument(
+        "--lowvram", action="store_true", help="as --medvram, and run the UNet one block at a time (slowest)"
+    )
+    group.add_argument(
+        "--lowram", action="store_true", help="read checkpoint weights straight to the GPU, not through RAM"
+    )
+    group.add_argument(
+        "--upcast-sampling",
+        action="store_true",
+        help="keep the latents in float32 between float16 UNet calls (like --no-half, using less memory)",
+    )
+    group.add_argument(
+        "--precision",
+        choices=("full", "half", "autocast"),
+        default=None,
+        help="full: no autocast; half: float16 without autocast; autocast (default): float16 autocast on GPUs. "
+        "The CPU always computes in float32",
+    )
+    group.add_argument(
+        "--memory-budget",
+        type=positive_float,
+        default=None,
+        metavar="GIB",
+        help="memory the engine may use on its device, in GiB (default: all of the GPU's, or this machine's RAM)",
+    )
 
 
 def add_attention_flags(parser: argparse.ArgumentParser) -> None:
@@ -137,6 +176,16 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 

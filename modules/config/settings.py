@@ -13,7 +13,9 @@ from modules.config.family_settings import FAMILY_SETTINGS
 from modules.config.file_lock import locked
 from modules.config.inpaint_settings import INPAINT_SETTINGS
 from modules.config.memory_settings import MEMORY_SETTINGS
+from modules.config.precision_settings import PRECISION_SETTINGS
 from modules.config.setting_spec import SettingSpec
+from modules.config.speed_settings import SPEED_SETTINGS
 from modules.config.vae_settings import VAE_SETTINGS
 
 
@@ -204,6 +206,8 @@ CORE_SETTINGS = (
     *VAE_SETTINGS,
     *INPAINT_SETTINGS,
     *MEMORY_SETTINGS,
+    *PRECISION_SETTINGS,
+    *SPEED_SETTINGS,
 )
 
 

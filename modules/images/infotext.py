@@ -114,6 +114,15 @@ INFOTEXT_SETTINGS = {
     "Emphasis": "emphasis",
     "Extra noise": "img2img_extra_noise",
     "Conditional mask weight": "inpainting_mask_weight",
+    # Speed options (modules/config/speed_settings.py), A1111's keys.
+    "Token merging ratio": "token_merging_ratio",
+    "Token merging ratio hr": "token_merging_ratio_hr",
+    "NGMS": "s_min_uncond",
+    "Batch cond/uncond": "batch_cond_uncond",
+    "Pad conds": "pad_cond_uncond",
+    # Precision (modules/config/precision_settings.py), A1111's keys.
+    "FP8 weight": "fp8_storage",
+    "Cache FP16 weight for LoRA": "cache_fp16_weight",
 }
 # - looked up: settings-backed keys whose value is a name the engine looks up among its listed
 #   files ("VAE: x" -> the listed "x.safetensors", Engine.readable_overrides); written by the job

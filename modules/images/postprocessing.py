@@ -259,7 +259,9 @@ def submit_extras(engine, images: list[tuple[str, Image.Image]], upscale: Upscal
             save_extras_outputs(outputs, save_to)
         return outputs
 
-    return engine.queue.submit(work, description=f"extras: {len(images)} image(s)", job_id=job_id)
+    first = images[0][1]
+    return engine.queue.submit(work, description=f"extras: {len(images)} image(s)", job_id=job_id, kind="extras",
+                               subject=f"{first.width}x{first.height} (Extras)")  # fmt: skip
 
 
 def list_input_folder(folder: str) -> list[Path]:
@@ -305,4 +307,6 @@ def submit_extras_folder(engine, input_dir: str, output_dir: str, upscale: Upsca
             write_bytes_atomic(output.saved, _png_with_text(output.image, _saved_text(output)))
         return outputs
 
-    return engine.queue.submit(work, description=f"extras: {len(pictures)} picture(s) from a folder", job_id=job_id)
+    return engine.queue.submit(
+        work, description=f"extras: {len(pictures)} picture(s) from a folder", job_id=job_id, kind="extras"
+    )

@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from safetensors import safe_open
 
 from modules.atomic import write_text_atomic
+from modules.memory.placement import stamp
 from modules.models import families
 from modules.models.discovery import CheckpointInfo
 from modules.models.hashing import special_files_below
@@ -50,10 +51,16 @@ class LoadedModel:
     # weights may sit elsewhere between uses, so code that makes tensors asks this, never
     # `module.device`.
     execution_device: Any = None
+    # The patches (LoRA ...) merged into this model's weights and the originals to restore
+    # (modules/models/patcher.ModelPatcher); made here, one per model.
+    patcher: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if isinstance(self.family, str):
             self.family = families.get(self.family)
+        from modules.models.patcher import ModelPatcher
+
+        self.patcher = ModelPatcher(self)
 
     @property
     def short_hash(self) -> str:
@@ -90,9 +97,14 @@ def load_checkpoint(info: CheckpointInfo, sha256: str, policy, cache_dir: Path) 
         family, parts, declared = _load_single_file(info.path, policy, cache_dir)
     model = LoadedModel(info=info, sha256=sha256, family=family, execution_device=policy.device, **parts)
     for name, module in model.modules().items():
-        if module.device != policy.device:
-            module = module.to(policy.device)
+        # Under an offload mode a part rests in RAM and is brought to the device per use: it is
+        # never put on the device whole here (that would defeat --lowvram for a model that does
+        # not fit); the memory manager installs the hooks once the model is loaded.
+        resting = policy.storage_device(name, family.name)
+        if module.device != resting:
+            module = module.to(resting)
             setattr(model, name, module)
+        stamp(module, policy.execution_device(name))
         module.requires_grad_(False)
         module.eval()
     if family.name == "sd2" and not declared:

@@ -47,11 +47,15 @@ class ModelManager:
         on_loaded=None,
         loader=None,
         settings=None,
+        memory=None,
     ):
         self._dirs = checkpoint_dirs
         self._bundled = bundled
         self._cache_dir = cache_dir
         self._policy_factory = policy_factory  # called on first load: importing torch is not free
+        # The engine's MemoryManager (modules/memory): told of every load, unload and RAM-cache move,
+        # it places each loaded model's parts (offload mode, --use-cpu). None: all on the policy's device.
+        self._memory = memory
         self._policy = None
         self._preferred = preferred
         # `--ckpt` is typed by the user who starts the app, so it may be a path outside the model
@@ -74,6 +78,7 @@ class ModelManager:
         self._loading: CheckpointInfo | None = None
         self._failure: tuple[CheckpointInfo, str] | None = None
         self._current: CheckpointInfo | None = None  # see current_info
+        self._kinds: dict = {}  # path -> "checkpoint" or "refiner" (a job's second-pass model): the ledger's kind
 
     # --- listing -------------------------------------------------------------------
     def checkpoints(self) -> list[CheckpointInfo]:
@@ -180,7 +185,9 @@ class ModelManager:
             self._resident.move_to_end(info.path)
             if not second_pass:
                 self._current = info
+            self._kinds[info.path] = "refiner" if second_pass else "checkpoint"
             self._evict(self._limit())
+            self._register_resident()
             if self.on_handout is not None:
                 self.on_handout(model)
             return model
@@ -229,18 +236,57 @@ class ModelManager:
     def _to_ram_cache(self, model) -> None:
         size = self._setting("sd_checkpoint_cache", 0)
         if size <= 0:
+            self._forget(model.info.path)
             return
+        if self._memory is not None:
+            self._memory.release_offload(model)  # hooks off: a group-offloaded UNet refuses to move
         self._ram_cache.pop(model.info.path, None)
         self._ram_cache[model.info.path] = _parts_to(model, _cpu())
+        self._register(model, "checkpoint", "ram-cache", lambda path=model.info.path: self._drop_cached(path))
         while len(self._ram_cache) > size:
-            self._ram_cache.popitem(last=False)
+            path, _ = self._ram_cache.popitem(last=False)
+            self._forget(path)
 
     def _from_ram_cache(self, info: CheckpointInfo, sha256: str):
-        """The cached model of this file if its content is unchanged (the cache entry goes either way)."""
+        """The cached model of this file if its content is unchanged (the cache entry goes either way).
+        With a MemoryManager its on-load step places the parts; without, they go to the policy's device."""
         model = self._ram_cache.pop(info.path, None)
+        self._forget(info.path)
         if model is None or model.sha256 != sha256 or self._policy is None:
             return None
-        return _parts_to(model, self._policy.device)
+        return model if self._memory is not None else _parts_to(model, self._policy.device)
+
+    # --- what the memory manager is told ---------------------------------------------
+    def _register_resident(self) -> None:
+        """Every loaded model into the ledger. Neither the current checkpoint (jobs run on it) nor the
+        one handed out last (a refiner a job runs on now) is freeable; another one loaded beside them
+        (sd_checkpoints_limit > 1) is."""
+        if self._memory is None:
+            return
+        kept = {self._current.path if self._current is not None else None, next(reversed(self._resident), None)}
+        for path, model in self._resident.items():
+            free = None if path in kept else (lambda path=path: self._drop_resident(path))
+            self._register(model, self._kinds.get(path, "checkpoint"), "resident", free)
+
+    def _register(self, model, kind: str, state: str, free) -> None:
+        if self._memory is not None:
+            self._memory.register(str(model.info.path), model.info.name, kind, model.modules(), state=state,
+                                  free=free, execution_device=model.execution_device)  # fmt: skip
+
+    def _forget(self, path: Path) -> None:
+        self._kinds.pop(path, None)
+        if self._memory is not None:
+            self._memory.release(str(path))
+
+    def _drop_cached(self, path: Path) -> None:
+        with self._lock:
+            self._ram_cache.pop(path, None)
+
+    def _drop_resident(self, path: Path) -> None:
+        """make_room's way to free a checkpoint loaded beside the current one."""
+        with self._lock:
+            self._resident.pop(path, None)
+            self._kinds.pop(path, None)
 
     def sha256_of(self, path: Path) -> str:
         """A model file's sha256 through the same hash cache as the checkpoints' (VAE files too)."""
@@ -258,6 +304,15 @@ class ModelManager:
         gc.collect()
         return current
 
+    def reread(self, info: CheckpointInfo, second_pass: bool = False):
+        """Read `info` from disk again, dropping its loaded and RAM-cached copies (FP8 weight turned
+        off: 8-bit weights cannot give the originals back). Other loaded models stay."""
+        with self._lock:
+            self._resident.pop(info.path, None)
+            self._ram_cache.pop(info.path, None)
+            self._forget(info.path)
+            return self.get(info, second_pass=second_pass)
+
     def reload(self):
         """Read the loaded checkpoint (or the default one) from disk again (A1111's
         reload-checkpoint): a file replaced under the same name takes effect."""
@@ -265,6 +320,7 @@ class ModelManager:
             info = self.current_info or self.default_checkpoint()
             self.unload()
             self._ram_cache.pop(info.path, None)  # from disk, not from the RAM cache
+            self._forget(info.path)
             return self.get(info)
 
 

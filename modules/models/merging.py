@@ -298,4 +298,4 @@ def submit_merge(engine, recipe: MergeRecipe):
         engine.models.sha256_of(result.path.resolve())
         return result
 
-    return engine.queue.submit(work, description=f"merge {infos[0].name} ({recipe.interp})")
+    return engine.queue.submit(work, description=f"merge {infos[0].name} ({recipe.interp})", kind="merge")

@@ -125,7 +125,8 @@ def scripts() -> list[type[Script]]:
 def extra_networks(models_dir: Path) -> list[ExtraNetwork]:
     """Return a list of objects implementing `modules.plugins.types.ExtraNetwork`. Prompt tags
     `<name:...>` whose name is in the object's `names` are stripped and handed to it. Called once
-    per engine; `models_dir` is that engine's models folder (for `list_items`)."""
+    per engine; `models_dir` is that engine's models folder (for `list_items`). Networks that change
+    weights add patches in `activate` (`p.patches.add(...)`); the core merges them (see ExtraNetwork)."""
 
 
 @hookspec

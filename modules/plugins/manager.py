@@ -21,6 +21,7 @@ from typing import Any
 
 import pluggy
 
+from modules.jobs import is_out_of_memory
 from modules.plugins import hookspecs
 from modules.plugins.discovery import PLUGIN_MODULE, ExtensionInfo, find_extensions, load_order
 
@@ -145,6 +146,8 @@ class ExtensionManager:
             try:
                 value = function(*args)
             except Exception as error:  # noqa: BLE001 - isolation is the point
+                if is_out_of_memory(error):  # the job fails as out of memory, not as a broken extension
+                    raise
                 self.report_error(owner, f"{label}{hook_name}: {_describe(error)}")
                 return None
             return Contribution(owner, value) if collects else value

@@ -155,8 +155,18 @@ class ExtraNetworkItem:
 @runtime_checkable
 class ExtraNetwork(Protocol):
     """Registered through `extra_networks`. Tags whose name is in `names` are stripped from the
-    prompt and given to `activate` before the prompt is encoded; `deactivate` is always called
-    at the end of the job (also after an error) and must undo what `activate` did."""
+    prompt and given to `activate` before the prompt is encoded (with `[]` when the job has none).
+
+    A network that changes weights does not edit modules: in `activate` it adds
+    `modules.models.patcher.Patch`es with `p.patches.add(patches)` (component, module path, a delta
+    function of the layer's original float32 weight, strength, a source id saying what the delta
+    is). Once every network has activated, the core merges the job's whole set into `p.model`; a set
+    equal to the one already merged is not merged again, and a job without patches gets the exact
+    original weights back. So `deactivate` has nothing to undo for patches. A model that takes
+    over mid-job (refiner, hires checkpoint) gets `activate` again with a fresh `p` for it.
+
+    Older networks that edit weights in place in `activate` still work: they add no patches and
+    `deactivate`, always called at the end of the job (also after an error), must undo their edits."""
 
     names: tuple[str, ...]
 

@@ -2,6 +2,7 @@
 (modules/processing/img2img.py): seeds, conditioning, sampling, hires and refiner, decoding, hooks,
 saving."""
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from PIL import Image
 from modules.images.infotext import build_infotext, params_from_fields
 from modules.images.previews import make_preview
 from modules.memory import prepare_compute_thread
+from modules.memory.placement import compute_device
 from modules.plugins.types import ImageSavedParams, PostprocessImageParams
 from modules.processing import inpaint_model
 from modules.processing.context import ProcessingContext
@@ -25,8 +27,9 @@ from modules.processing.result import GeneratedImage, GenerationResult, JobMeter
 from modules.processing.second_passes import HiresPass, refiner_switch
 from modules.prompts.conditioning import encode_prompt
 from modules.sampling import catalog, noise
-from modules.sampling.denoiser import DenoiseInputs, denoise
+from modules.sampling.denoiser import DenoiseInputs, SpeedOptions, denoise
 from modules.sampling.guidance import GuidancePlan
+from modules.sampling.token_merging import first_pass_ratio, merged_tokens
 
 OUTPUT_SUBDIR = "txt2img-images"
 
@@ -63,7 +66,8 @@ def generate(p: ProcessingContext, engine, job, prepared: PreparedRequest) -> Ge
             warnings=p.warnings,
         )
         params = SamplingParams(p.steps, sampler, schedule, p.cfg_scale, p.width, p.height)
-        _sample_batches(p, engine, job, hooks, result, params, seed_plan, job_images, prepared, networks)
+        with _precision(engine):  # --precision autocast on a GPU; nothing on a CPU
+            _sample_batches(p, engine, job, hooks, result, params, seed_plan, job_images, prepared, networks)
     finally:
         networks.deactivate()
     hooks.run("postprocess", result=result)
@@ -100,6 +104,9 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         options=request.sampler_options(),
     )
     p.extra_generation_params.update(_seed_params(request, seed_plan, noise_settings))
+    speed = SpeedOptions.from_settings(p.settings)
+    tome_ratio = first_pass_ratio(p.settings, request.override_settings, img2img=stage is not None)
+    p.extra_generation_params.update(_speed_params(speed, tome_ratio))
     if stage is None:  # img2img's stage writes its own
         mask_weight = float(p.settings.get("inpainting_mask_weight"))
         p.extra_generation_params.update(inpaint_model.conditioning_infotext(p.model, mask_weight))
@@ -124,19 +131,21 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
         plan = job_prompts.plan(prompts, negative, p.cfg_scale, p.steps)
         if stage is not None:  # instruct-pix2pix guides by the picture too
             plan = stage.guidance_for(plan)
-        latents, stopped = sample_latents(
-            p.model,
-            plan,
-            seeds,
-            params,
-            on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
-            should_stop=job.should_stop,
-            step_hooks=step_hooks,
-            noise_settings=dataclasses.replace(noise_settings, seed_plan=batch_plan),
-            on_latents=on_latents,
-            switch=refiner,
-            img2img=_img2img_start(stage, p, batch_index, len(seeds), hooks),
-        )
+        with merged_tokens(p.model.unet, tome_ratio):  # removed after the pass: untouched for the next job
+            latents, stopped = sample_latents(
+                p.model,
+                plan,
+                seeds,
+                params,
+                on_step=lambda step, total, b=batch_index: job.report_step(b, step, total),
+                should_stop=job.should_stop,
+                step_hooks=step_hooks,
+                noise_settings=dataclasses.replace(noise_settings, seed_plan=batch_plan),
+                on_latents=on_latents,
+                switch=refiner,
+                img2img=_img2img_start(stage, p, batch_index, len(seeds), hooks),
+                speed=speed,
+            )
         decoder = refiner.loaded_model if refiner is not None and refiner.loaded_model is not None else p.model
         for replaced in hooks.run("post_sample", latents=latents):
             latents = replaced
@@ -186,6 +195,11 @@ def _sample_batches(p, engine, job, hooks: StageHooks, result: GenerationResult,
             break
 
 
+def _precision(engine):
+    memory = getattr(engine, "memory", None)
+    return memory.autocast() if memory is not None else contextlib.nullcontext()
+
+
 def _final_taesd(p, engine, model):
     """The TAESD decoder when "VAE type for decode" is TAESD (its latent space's), else None."""
     if p.settings.get("sd_vae_decode_method") != "TAESD":
@@ -230,6 +244,16 @@ def _seed_params(request, seed_plan: noise.SeedPlan, settings: "NoiseSettings") 
     })  # fmt: skip
 
 
+def _speed_params(speed: SpeedOptions, tome_ratio: float) -> dict:
+    """Infotext keys of the speed options that change the picture, only when not at their defaults."""
+    return params_from_fields({
+        "token_merging_ratio": tome_ratio or None,
+        "s_min_uncond": speed.s_min_uncond or None,
+        "batch_cond_uncond": None if speed.batch_cond_uncond else False,
+        "pad_cond_uncond": None if speed.pad_cond_uncond else False,
+    })  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     steps: int
@@ -267,12 +291,13 @@ class NoiseSettings:
 
 def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_step=None, should_stop=None,
                    step_hooks=None, noise_settings: NoiseSettings | None = None, on_latents=None,
-                   switch=None, img2img=None):  # fmt: skip
+                   switch=None, img2img=None, speed: SpeedOptions | None = None):  # fmt: skip
     """Sample one batch. `img2img(initial_noise) -> (schedule steps, DenoiseInputs fields)` starts
-    it from init latents instead of pure noise (modules/processing/img2img.py)."""
+    it from init latents instead of pure noise (modules/processing/img2img.py). `speed`: the job's
+    speed options (None: the defaults)."""
     prepare_compute_thread()
     settings = noise_settings or NoiseSettings()
-    device = model.unet.device
+    device = compute_device(model.unet)
     generators = noise.generators_for(seeds, source=settings.source, device=device)
     factor = model.vae_scale_factor
     shape = (model.latent_channels, params.height // factor, params.width // factor)
@@ -300,6 +325,7 @@ def sample_latents(model, plan: GuidancePlan, seeds, params: SamplingParams, on_
         generators=generators,
         options=settings.options,
         switch=switch,
+        speed=speed,
         **start,
     )
     return denoise(

@@ -78,6 +78,9 @@ class ProcessingContext:
     script_args: dict[str, BaseModel] = field(default_factory=dict)  # always-on script title -> args
     # Extra-network tags stripped from the prompts: {"lora": [ExtraNetworkCall, ...]}.
     extra_network_calls: dict[str, list[ExtraNetworkCall]] = field(default_factory=dict)
+    # The core sets a PatchCollector (modules/models/patcher.py) before networks activate; a network
+    # adds its weight patches with p.patches.add(...). None outside a job.
+    patches: Any = None
     # A selectable script's run() calls p.process(**overrides) to make pictures: each call starts
     # from the untouched request with those request fields changed, e.g. p.process(seed=5).
     process: Callable[..., GenerationResult] | None = None

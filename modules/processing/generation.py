@@ -37,6 +37,7 @@ class GenerationRun:
         if vaes is not None:  # before get(): the model handed out gets this call's VAE at once
             vaes.select_for_job(prepared.settings.get("sd_vae"))
         model = self.engine.models.get(prepared.checkpoint)  # resolved once, by prepare()
+        model, precision_params = apply_weight_storage(self.engine, model, prepared.settings)
         vae_params = apply_vae(self.engine, model, prepared.settings)
         p = ProcessingContext(
             request=request,
@@ -57,6 +58,7 @@ class GenerationRun:
             engine=self.engine,
         )
         p.process = lambda **overrides: self.process(**overrides)
+        p.extra_generation_params.update(precision_params)
         p.extra_generation_params.update(vae_params)
         if prepared.script is not None and prepared.script_args is not None:  # the Script-menu choice's keys
             p.extra_generation_params.update(args_to_infotext(prepared.script, prepared.script_args))
@@ -86,6 +88,31 @@ def run(request: GenerationRequest, prepared: PreparedRequest, engine, job):
         return _run(request, prepared, engine, job)
     with vaes.for_job(prepared.settings.get("sd_vae")):  # a refiner loaded mid-job gets it too
         return _run(request, prepared, engine, job)
+
+
+def apply_weight_storage(engine, model, settings, second_pass: bool = False) -> tuple:
+    """(the model, infotext keys) after A1111's "FP8 weight" for this model's family: the UNet's
+    weights stored in FP8, or read again in full precision when FP8 was turned off."""
+    fp8_setting, cache = _optional(settings, "fp8_storage", "Disable"), _optional(settings, "cache_fp16_weight", False)
+    if fp8_setting == "Disable" and not _stored_fp8(model):
+        return model, {}  # the common case: full precision asked for and kept
+    from modules.models.fp8 import prepare_for_job
+
+    return prepare_for_job(engine.models, model, fp8_setting, cache, second_pass=second_pass)
+
+
+def _stored_fp8(model) -> bool:
+    from modules.models.fp8 import weights_in_fp8
+
+    return weights_in_fp8(getattr(model, "unet", None))
+
+
+def _optional(settings, key: str, default):
+    # An option group not joined into the settings yet (or a fake in tests) reads as its default.
+    try:
+        return settings.get(key)
+    except (KeyError, LookupError):
+        return default
 
 
 def apply_vae(engine, model, settings) -> dict:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from modules.images.pixels import to_model_pixels
+from modules.memory.placement import compute_device
 
 LATENT_UNET_CHANNELS = 4
 INPAINT_UNET_CHANNELS = 9  # latents + mask + masked picture latents
@@ -74,7 +75,7 @@ def _vae_input(vae, pixels: torch.Tensor) -> torch.Tensor:
     leaves GroupNorm almost nothing to normalise, and then the memory layout changes the encoding
     visibly (seen on small random VAEs); A1111 encodes contiguous tensors, so we do too (pictures
     come from numpy in channels-last strides, as diffusers' preprocessing leaves them)."""
-    return pixels.to(vae.device, vae.dtype).contiguous()
+    return pixels.to(compute_device(vae), vae.dtype).contiguous()
 
 
 def encode_scaled(vae, pixels: torch.Tensor) -> torch.Tensor:
@@ -134,7 +135,9 @@ def txt2img_extra_channels(model, batch: int, width: int, height: int, pictures:
             return inpainting_channels(model.vae, pixels, None, (height // factor, width // factor), mask_weight)
         return txt2img_inpainting_channels(model.vae, batch, width, height)
     latent = model.vae.config.latent_channels  # instruct-pix2pix
-    return torch.zeros(batch, latent, height // factor, width // factor, device=model.vae.device, dtype=model.vae.dtype)
+    return torch.zeros(
+        batch, latent, height // factor, width // factor, device=compute_device(model.vae), dtype=model.vae.dtype
+    )
 
 
 def conditioning_infotext(model, mask_weight: float) -> dict:

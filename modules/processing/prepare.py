@@ -116,7 +116,7 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
         raise problems[0][1]
     if problems:
         raise RequestProblems(problems)
-    return PreparedRequest(
+    prepared = PreparedRequest(
         request=request,
         settings=settings,
         sampler=sampler,
@@ -133,6 +133,13 @@ def prepare(request: GenerationRequest, engine, settings=None) -> PreparedReques
         alwayson_args=alwayson,
         warnings=tuple(warnings),
     )
+    # Last, once the request is known to be valid: a job that would exceed the memory cap is
+    # refused (MemoryCapExceeded, a ValueError) before anything is queued. Imported here: the
+    # memory package brings torch, which the job imports anyway but a bare prepare() need not.
+    from modules.memory import budget
+
+    budget.check(prepared, engine)
+    return prepared
 
 
 def _check_same_latents(engine, checkpoint, second, what: str) -> None:

@@ -14,7 +14,8 @@ from modules.processing.prepare import PreparedRequest
 from modules.processing.prompting import JobPrompts
 from modules.prompts.extra_networks import strip_tags
 from modules.sampling import catalog, noise
-from modules.sampling.denoiser import DenoiseInputs, ModelSwitch, denoise
+from modules.sampling.denoiser import DenoiseInputs, ModelSwitch, SpeedOptions, denoise
+from modules.sampling.token_merging import hires_ratio, merged_tokens
 
 
 @dataclass
@@ -41,6 +42,9 @@ class HiresPass:
         steps = r.hr_second_pass_steps or first.steps
         target = target_size(p.width, p.height, r.hr_scale, r.hr_resize_x, r.hr_resize_y)
         p.extra_generation_params.update(_hires_params(r, target, sampler.name, schedule))
+        p.extra_generation_params.update(
+            params_from_fields({"token_merging_ratio_hr": hires_ratio(p.settings) or None})
+        )
         checkpoint = prepared.hires_checkpoint
         if checkpoint is not None:
             p.extra_generation_params.update(
@@ -53,7 +57,7 @@ class HiresPass:
         """(the model, the JobPrompts) this pass runs with."""
         if self.checkpoint is None:
             return p.model, job_prompts
-        model = self.engine.models.get(self.checkpoint, second_pass=True)
+        model = with_weight_storage(self.engine, p, self.engine.models.get(self.checkpoint, second_pass=True))
         hires_p = dataclasses.replace(p, model=model)
         if self.networks is not None:
             self.networks.switch_model(hires_p)
@@ -96,9 +100,11 @@ class HiresPass:
                 model, len(seeds), self.target.width, self.target.height, pictures=pictures,
                 mask_weight=float(p.settings.get("inpainting_mask_weight")),
             ),
+            speed=SpeedOptions.from_settings(p.settings),
         )  # fmt: skip
         scheduler = self.sampler.build(model.scheduler_config, self.schedule)
-        return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks, on_latents)
+        with merged_tokens(model.unet, hires_ratio(p.settings)):  # the pass's own ratio, removed after it
+            return denoise(model.unet, scheduler, inputs, self.steps, on_step, should_stop, step_hooks, on_latents)
 
 
 def _hires_params(r, target: HiresTarget, sampler_name: str, schedule: str) -> dict:
@@ -132,7 +138,8 @@ class RefinerSwitch(ModelSwitch):
 
     def _load(self):
         p = self.p
-        model = self.engine.models.get(self.info, second_pass=True)  # the CheckpointInfo prepare() resolved
+        # the CheckpointInfo prepare() resolved
+        model = with_weight_storage(self.engine, p, self.engine.models.get(self.info, second_pass=True))
         self.loaded_model = model
         refiner_p = dataclasses.replace(p, model=model)
         if self.networks is not None:
@@ -157,3 +164,14 @@ def refiner_switch(engine, p, prompts: list[str], negative: str, info, networks=
         )  # fmt: skip
     )
     return RefinerSwitch(engine, p, prompts, negative, info, networks)
+
+
+def with_weight_storage(engine, p, model):
+    """A second-pass model (refiner, hires checkpoint) with the job's "FP8 weight" choice applied,
+    as the first pass's model got it at job start."""
+    from modules.processing.generation import apply_weight_storage
+
+    model, params = apply_weight_storage(engine, model, p.settings, second_pass=True)
+    for key, value in params.items():
+        p.extra_generation_params.setdefault(key, value)
+    return model

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from modules.config.settings import EMPHASIS_CHOICES as EMPHASIS_MODES
+from modules.memory.placement import compute_device
 from modules.prompts.cache import EncodingCache
 from modules.prompts.chunks import Tokenized, split_into_chunks
 from modules.prompts.parser import weighted_fragments
@@ -116,7 +117,7 @@ class PromptEncoder:
         return Conditioning(hidden.to(dtype), pooled.to(dtype) if pooled is not None else None)
 
     def _encode_with(self, spec, encoder, tokenizer, tokenized: Tokenized) -> tuple[torch.Tensor, torch.Tensor | None]:
-        device = encoder.device
+        device = compute_device(encoder)
         ids = torch.tensor([chunk.tokens for chunk in tokenized.chunks], device=device)
         ids = _pad_after_end(ids, tokenizer)
         fixes = [(row, offset, emb) for row, chunk in enumerate(tokenized.chunks) for offset, emb in chunk.fixes]

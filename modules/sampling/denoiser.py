@@ -17,6 +17,29 @@ from modules.sampling.guidance import GuidancePlan
 from modules.sampling.prediction import NoiseLevels, StepFrame
 
 
+@dataclass(frozen=True)
+class SpeedOptions:
+    """A1111's sampling speed options, from the job's settings (modules/config/speed_settings.py).
+    The defaults give one UNet call per step with every row in it."""
+
+    # "Negative Guidance minimum sigma": on every other step whose sigma is below it, the negative
+    # rows are not run (their prediction is taken to be the prompt's); 0 = off.
+    s_min_uncond: float = 0.0
+    # "Batch cond/uncond": off = the rows go through the UNet a batch of images at a time.
+    batch_cond_uncond: bool = True
+    # "Pad prompt/negative prompt": off = a prompt and a negative of different lengths are not
+    # padded to one, and go through the UNet in separate calls.
+    pad_cond_uncond: bool = True
+
+    @classmethod
+    def from_settings(cls, settings) -> "SpeedOptions":
+        return cls(
+            s_min_uncond=float(settings.get("s_min_uncond") or 0),
+            batch_cond_uncond=bool(settings.get("batch_cond_uncond")),
+            pad_cond_uncond=bool(settings.get("pad_cond_uncond")),
+        )
+
+
 @dataclass
 class DenoiseInputs:
     latents: torch.Tensor  # the initial noise
@@ -36,6 +59,7 @@ class DenoiseInputs:
     # More UNet input channels after the latents: a 9-channel inpainting model's mask and masked
     # image latents, instruct-pix2pix's image latents ([batch, C, h, w]; the plan picks the rows).
     extra_channels: torch.Tensor | None = None
+    speed: SpeedOptions | None = None  # None: the defaults
 
 
 @dataclass
@@ -116,6 +140,8 @@ def denoise(
     total = len(timesteps)
     switch_at = int(total * inputs.switch.fraction) if inputs.switch is not None else None
     extra_channels = inputs.extra_channels
+    speed = inputs.speed or SpeedOptions()
+    levels = NoiseLevels.of(scheduler) if speed.s_min_uncond > 0 else None
     for index, t in enumerate(timesteps):
         if should_stop():
             return latents, True
@@ -123,19 +149,27 @@ def denoise(
             unet, plan = inputs.switch.load()
             if extra_channels is not None and unet.config.in_channels == latents.shape[1]:
                 extra_channels = None  # an inpainting / ip2p base, a plain refiner: latents only
-        cond, uncond = plan.contexts(plan.step_for(index, total))
+        cond, uncond = plan.contexts(plan.step_for(index, total), speed.pad_cond_uncond)
         x = latents
         if step_hooks is not None:
             params = step_hooks.make_before(latents, t, index, total, cond, uncond)
             step_hooks.before(params)
             x, cond, uncond = params.x, params.cond, params.uncond
-        context = torch.cat([uncond, cond]) if uncond is not None else cond
         model_input = scheduler.scale_model_input(plan.model_input(x), t)
         if extra_channels is not None:
             channels = plan.extra_channel_rows(extra_channels).to(model_input.device, model_input.dtype)
             model_input = torch.cat([model_input, channels], dim=1)
         with torch.inference_mode():
-            output = unet(model_input, t, encoder_hidden_states=context, **plan.unet_kwargs(step_index=index)).sample
+            # A1111's rule: every other model call, and only below the sigma (an edit model never).
+            skip_uncond = (
+                levels is not None
+                and index % 2 == 1
+                and uncond is not None
+                and plan.can_skip_uncond
+                and levels.sigma(t) < speed.s_min_uncond
+            )
+            kwargs = plan.unet_kwargs(step_index=index)
+            output = _predict(unet, model_input, t, cond, uncond, kwargs, plan, speed, skip_uncond)
             prediction = plan.combine(output)
         if step_hooks is not None:
             after = step_hooks.make_after(prediction, x, t, index, total)
@@ -150,3 +184,47 @@ def denoise(
     if inputs.inpaint is not None:
         latents = inputs.inpaint.blend(latents, 0.0, total, total, True)
     return latents, False
+
+
+def _predict(unet, model_input, t, cond, uncond, unet_kwargs: dict, plan, speed: SpeedOptions,
+             skip_uncond: bool) -> torch.Tensor:  # fmt: skip
+    """The UNet's output for every row (negative rows first), in as few calls as the options allow:
+    one when the prompt and negative rows have one width and Batch cond/uncond is on."""
+    n_uncond = 0 if uncond is None else uncond.shape[0]
+    chunk = model_input.shape[0] if speed.batch_cond_uncond else max(plan.batch, 1)
+    if skip_uncond:
+        output = _call_in_chunks(unet, model_input, t, cond, unet_kwargs, n_uncond, chunk)
+        return torch.cat([output.index_select(0, plan.stand_in_rows().to(output.device)), output])
+    if uncond is None:
+        groups = [(0, cond)]
+    elif uncond.shape[1] == cond.shape[1]:
+        groups = [(0, torch.cat([uncond, cond]))]
+    else:  # not padded to one length: two calls (A1111 without "Pad prompt/negative prompt")
+        groups = [(0, uncond), (n_uncond, cond)]
+    outputs = [_call_in_chunks(unet, model_input, t, context, unet_kwargs, start, chunk) for start, context in groups]
+    return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+
+def _call_in_chunks(unet, model_input, t, context, unet_kwargs: dict, start: int, chunk: int) -> torch.Tensor:
+    """The UNet on rows start .. start + len(context) of `model_input`, `chunk` rows a call."""
+    rows = model_input.shape[0]
+    stop = start + context.shape[0]
+    if start == 0 and stop == rows and chunk >= rows:  # all rows in one call, the tensors as they are
+        return unet(model_input, t, encoder_hidden_states=context, **unet_kwargs).sample
+    outputs = []
+    for first in range(start, stop, chunk):
+        last = min(first + chunk, stop)
+        kwargs = _rows_of(unet_kwargs, first, last, rows)
+        sample = model_input[first:last]
+        outputs.append(unet(sample, t, encoder_hidden_states=context[first - start : last - start], **kwargs).sample)
+    return torch.cat(outputs)
+
+
+def _rows_of(value, first: int, last: int, rows: int):
+    """Row-wise UNet arguments (tensors with one row per UNet row, possibly in dicts) cut to rows
+    first .. last; anything else as it is."""
+    if isinstance(value, dict):
+        return {key: _rows_of(item, first, last, rows) for key, item in value.items()}
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == rows:
+        return value[first:last]
+    return value

@@ -59,6 +59,8 @@ class GuidancePlan:
         self.uncond_images = [b for _ in negatives for b in range(self.batch)] if self.use_uncond else []
         self._rows = torch.tensor(self.uncond_images + self.cond_images)
         self._cache_key, self._cache = None, None
+        # Negative Guidance minimum sigma may skip the negative rows (an edit model's plan may not).
+        self.can_skip_uncond = True
 
     @classmethod
     def static(cls, cond: torch.Tensor, uncond: torch.Tensor | None, cfg_scale: float, batch: int) -> "GuidancePlan":
@@ -71,24 +73,39 @@ class GuidancePlan:
         """Sampler step of loop index `index` (second-order samplers loop ~2x per step)."""
         return min(self.steps - 1, index * self.steps // max(total, 1))
 
-    def contexts(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(cond rows, uncond rows or None) for this step, reused while the texts stay the same."""
+    def contexts(self, step: int, pad_cond_uncond: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(cond rows, uncond rows or None) for this step, reused while the texts stay the same.
+        Rows of one kind always share a width (the shorter padded with empty chunks); with
+        `pad_cond_uncond` (A1111's "Pad prompt/negative prompt") the prompt and negative rows are
+        padded to one width too, so they can go through the UNet together."""
         cond_texts = tuple(part.text_at(step) for parts in self.positives for part in parts)
         uncond_texts = tuple(part.text_at(step) for part in self.negatives) if self.use_uncond else ()
-        key = (cond_texts, uncond_texts)
+        key = (cond_texts, uncond_texts, pad_cond_uncond)
         if key != self._cache_key:
             encoded = {text: _hidden_and_pooled(self.encode(text)) for text in set(cond_texts + uncond_texts)}
-            width = max(hidden.shape[0] for hidden, _ in encoded.values())
-            hidden = {text: self._pad(value[0], width) for text, value in encoded.items()}
-            cond = torch.stack([hidden[text] for text in cond_texts])
+            cond_width = max(encoded[text][0].shape[0] for text in cond_texts)
+            uncond_width = max((encoded[text][0].shape[0] for text in uncond_texts), default=cond_width)
+            if pad_cond_uncond:
+                cond_width = uncond_width = max(cond_width, uncond_width)
+            cond = torch.stack([self._pad(encoded[text][0], cond_width) for text in cond_texts])
             uncond, uncond_pooled = None, []
             if self.use_uncond:
+                hidden = {text: self._pad(encoded[text][0], uncond_width) for text in uncond_texts}
                 negatives = [self._negative(encoded[text], hidden[text], text) for text in uncond_texts]
                 uncond = torch.stack([row for row, _ in negatives for _ in range(self.batch)])
                 uncond_pooled = [pooled for _, pooled in negatives for _ in range(self.batch)]
             self._cache_key, self._cache = key, (cond, uncond)
             self._unet_kwargs = self._extra_inputs([encoded[t][1] for t in cond_texts], uncond_pooled)
         return self._cache
+
+    def stand_in_rows(self) -> torch.Tensor:
+        """For each negative row, the index among the prompt rows of its image's first prompt row:
+        on the steps Negative Guidance minimum sigma skips the negative rows, their predictions are
+        taken to be these (A1111's fake uncond), so the guidance gives the prompt's prediction."""
+        first: dict[int, int] = {}
+        for row, image in enumerate(self.cond_images):
+            first.setdefault(image, row)
+        return torch.tensor([first[image] for image in self.uncond_images], dtype=torch.long)
 
     def _negative(self, encoded: tuple, hidden: torch.Tensor, text: str) -> tuple:
         """(hidden, pooled) of a negative prompt's text: zeros for an empty one where the family says so."""

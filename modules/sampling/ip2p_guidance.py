@@ -43,14 +43,15 @@ class InstructPix2PixPlan(GuidancePlan):
         self.image_cfg_scale = float(image_cfg_scale)
         # The image guidance needs the negative rows whatever the CFG scale: never skip them.
         self.use_uncond = True
+        self.can_skip_uncond = False  # A1111 never skips them for an edit model (NGMS)
         self.simple = False
         self.uncond_images = [b for _ in self.negatives for b in range(self.batch)]
         self._rows = torch.tensor(self.uncond_images + self.uncond_images + self.cond_images)
         self._cache_key, self._cache = None, None
         self._doubled_key, self._doubled = None, None
 
-    def contexts(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        cond, uncond = super().contexts(step)
+    def contexts(self, step: int, pad_cond_uncond: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        cond, uncond = super().contexts(step, pad_cond_uncond)
         if self._doubled_key is not self._cache:  # the base reuses its tensors while the texts stay
             self._doubled_key, self._doubled = self._cache, (cond, torch.cat([uncond, uncond]))
         return self._doubled

@@ -67,7 +67,9 @@ def test_process_with_overrides_equals_separate_requests(core_engine):
 
 
 def test_the_lora_tag_is_applied_on_every_call_and_undone_after(core_engine):
-    unet = core_engine.models.get(None).unet
+    model = core_engine.models.get(None)
+    model.patcher.restore()  # an earlier test's LoRA set stays merged until a job asks for another
+    unet = model.unet
     before = weights_hash(unet)
     cells = generate(core_engine, script_name="Rainy cells", script_args={"cells": [{}, {"prompt": "a cat"}, {}]})
     without = generate(core_engine, prompt="a cat").images[0]

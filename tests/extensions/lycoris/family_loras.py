@@ -139,7 +139,10 @@ def write_peft(path: Path, changes: list[Change]) -> Path:
 @torch.no_grad()
 def merged_copies(model, changes: list[Change], strengths: dict[str, float]) -> dict:
     """Copies of the model's unet and text encoders with the changes added by hand at
-    `strengths` (component -> strength); the loaded model is left as it is."""
+    `strengths` (component -> strength). The patches a job left merged in the model (they stay
+    until a job asks for another set) are taken out first: the hand merge starts from the
+    untouched weights."""
+    model.patcher.restore()
     copies = {}
     for name in ("unet", "text_encoder", "text_encoder_2"):
         module = getattr(model, name, None)

@@ -84,9 +84,11 @@ def test_kohya_sdxl_lora_matches_the_changes_merged_by_hand(xl):
                                                                    "text_encoder_2": 0.7}))  # fmt: skip
     assert np.abs(ours - plain).max() > 8  # the LoRA changes the picture ...
     assert np.abs(ours - theirs).max() <= 1  # ... exactly as the hand-merged model does
-    # The model is back as it was, and a job without the tag gives the untouched model's pixels.
-    assert all_weights(model) == before
+    # A job without the tag gives the untouched model's weights and pixels back.
+    again, _ = generate(engine, f"{PROMPT} <lora:xl-kohya:0.7:1.3>")
+    assert np.array_equal(again, ours)  # the same set again (re-merged after merged_copies' restore)
     again, _ = generate(engine, PROMPT)
+    assert all_weights(model) == before
     assert np.array_equal(again, plain)
     assert np.abs(plain - pipeline_pixels(model, merged_copies(model, [], {}))).max() <= 1
 
@@ -126,7 +128,9 @@ def test_sdxl_lora_on_the_refiner_skips_the_first_text_encoder_with_a_note(xl):
     notes = [warning for warning in result.warnings if "first text encoder" in warning]
     assert len(notes) == 1 and f"{te1} layer(s)" in notes[0] and "this model (SDXL refiner) has none" in notes[0]
     assert np.abs(image - plain).max() > 0  # the second encoder's layers were applied
+    again, _ = generate(engine, PROMPT, checkpoint=REFINER)  # the next job without the tag restores
     assert weights_hash(refiner.unet, refiner.text_encoder_2) == before
+    assert np.array_equal(again, plain)
 
 
 def test_a_lora_reaches_the_refiner_that_takes_over_mid_job(xl):

@@ -41,6 +41,13 @@ SETTING_VALUES = {
     "emphasis": "No norm",
     "img2img_extra_noise": 0.25,
     "inpainting_mask_weight": 0.5,
+    "token_merging_ratio": 0.5,
+    "token_merging_ratio_hr": 0.25,
+    "s_min_uncond": 1.5,
+    "batch_cond_uncond": False,
+    "pad_cond_uncond": False,
+    "fp8_storage": "Enable",
+    "cache_fp16_weight": True,
 }
 
 

@@ -1,5 +1,6 @@
 """VAE tiling policy and the tiled decode / encode on the tiny test VAE."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -140,3 +141,23 @@ def test_taesd_decodes_the_whole_batch_when_its_file_is_there(tmp_path, vae):
     assert not np.array_equal(np.asarray(pictures[0]), np.asarray(pictures[1]))
     full = decode_latents(SimpleNamespace(vae=vae), batch)
     assert not np.array_equal(np.asarray(pictures[0]), np.asarray(full[0]))  # not the full VAE's
+
+
+def test_automatic_tiling_sees_a_memory_limit_set_on_the_process():
+    # A process under a cap (ulimit -d, a container, bench/memory.py's probes) must not budget the
+    # whole machine's free RAM: "Automatic" would decode untiled and run out of memory.
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, torch\n"
+        "from modules.processing.vae_tiling import free_memory_bytes, process_room_bytes\n"
+        "print(free_memory_bytes(torch.device('cpu')))\n"
+        "resource.setrlimit(resource.RLIMIT_DATA, (3 << 30, resource.getrlimit(resource.RLIMIT_DATA)[1]))\n"
+        "print(free_memory_bytes(torch.device('cpu')), process_room_bytes())\n"
+    )
+    repo = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
+    uncapped, capped, room = (int(value) for value in out.stdout.split())
+    assert 0 < room < 3 << 30  # the limit less what the process already uses
+    assert capped <= room < uncapped  # this machine has more than 3 GiB free

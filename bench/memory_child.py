@@ -22,6 +22,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from modules.memory.process_memory import status_bytes  # noqa: E402 - needs the repo on sys.path; imports no torch
+
 CAP_LIMITS = {"data": resource.RLIMIT_DATA, "as": resource.RLIMIT_AS}
 OOM_WORDS = ("can't allocate memory", "cannot allocate memory", "out of memory", "not enough memory", "bad_alloc")
 
@@ -47,17 +49,6 @@ class PeakWatcher:
         while not self._stop.is_set():
             self.peak_data = max(self.peak_data, status_bytes("VmData"))
             self._stop.wait(self.interval)
-
-
-def status_bytes(key: str) -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def set_cpu_cap(cap_bytes: int, kind: str) -> None:

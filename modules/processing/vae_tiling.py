@@ -3,11 +3,12 @@ quality (tile seams are blended) and time, so by default ("Automatic") it is use
 whole picture's decode would not fit in the memory that is free now. Tiling is done per call
 (diffusers' `tiled_decode` / `_tiled_encode`), never switched on on the shared VAE."""
 
-from pathlib import Path
+import contextlib
 
 import torch
 
 from modules.memory.placement import compute_device
+from modules.memory.process_memory import process_room_bytes
 
 TILING_MODES = ("Automatic", "Always", "Never")
 # Peak decode memory ~ batch x 128 channels x H x W x 4 bytes (fp32) x DECODE_PEAK_FACTOR, H x W
@@ -18,7 +19,10 @@ TILING_MODES = ("Automatic", "Always", "Never")
 # 512 px 963 MB (7.53). 8.0 covers the large sizes that matter, where the factor settles at ~7.5.
 DECODE_PEAK_FACTOR = 8.0
 DECODER_CHANNELS = 128
-CPU_MARGIN_BYTES = 1 << 30  # leave 1 GiB of RAM to the rest of the process and the system
+CPU_MARGIN_BYTES = 1 << 30
+# diffusers tiles at the VAE config's sample_size: 512 px for SD, but 1024 px for SDXL's VAE, which
+# makes a 1024x1024 SDXL decode one tile (no saving at all; bench/memory.py ran out of memory there).
+TILE_PIXELS = 512  # leave 1 GiB of RAM to the rest of the process and the system
 
 
 def decode_estimate_bytes(latents: torch.Tensor, vae_scale: int = 8, element_size: int = 4) -> int:
@@ -41,38 +45,6 @@ def free_memory_bytes(device: torch.device) -> int:
     except ImportError:
         available = _meminfo_available()
     return max(0, min(int(available) - CPU_MARGIN_BYTES, process_room_bytes()))
-
-
-def process_room_bytes() -> int:
-    """What this process may still allocate under its own limits: RLIMIT_DATA / RLIMIT_AS less what
-    it uses of each, and the cgroup's memory.max less memory.current (Linux). A process started
-    under a cap (a container, `ulimit -d`, bench/memory.py's probes) sees the whole machine's free
-    RAM otherwise, decodes untiled and runs out of memory."""
-    import resource
-
-    room = []
-    for limit, key in ((resource.RLIMIT_DATA, "VmData"), (resource.RLIMIT_AS, "VmSize")):
-        soft, _hard = resource.getrlimit(limit)
-        if soft != resource.RLIM_INFINITY:
-            room.append(soft - _status_bytes(key))
-    try:
-        top = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if top != "max":
-            room.append(int(top) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
-    except (OSError, ValueError):
-        pass
-    return max(0, min(room)) if room else 1 << 62
-
-
-def _status_bytes(key: str) -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def _meminfo_available() -> int:
@@ -113,7 +85,7 @@ def decode(vae, latents: torch.Tensor, mode: str | None = None, budget_bytes: in
         if budget_bytes is None and (mode or "Automatic") == "Automatic":
             budget_bytes = free_memory_bytes(compute_device(vae))
         if should_tile(mode, estimate, budget_bytes):
-            with torch.inference_mode():
+            with torch.inference_mode(), _tiles_of_at_most(vae, TILE_PIXELS):
                 return vae.tiled_decode(z).sample
     with torch.inference_mode():
         return vae.decode(z).sample
@@ -133,8 +105,24 @@ def encode(vae, pixels: torch.Tensor, mode: str | None = None, budget_bytes: int
         tiled = should_tile(mode, estimate, budget_bytes)
     with torch.inference_mode():
         if tiled:
-            moments = vae._tiled_encode(pixels)  # noqa: SLF001 - diffusers' per-call tiled encoder
+            with _tiles_of_at_most(vae, TILE_PIXELS):
+                moments = vae._tiled_encode(pixels)  # noqa: SLF001 - diffusers' per-call tiled encoder
             mean = moments.chunk(2, dim=1)[0]
         else:
             mean = vae.encode(pixels).latent_dist.mean
     return mean * vae.config.scaling_factor
+
+
+@contextlib.contextmanager
+def _tiles_of_at_most(vae, pixels: int):
+    """diffusers' tile size for this one call, never larger than `pixels` (the latent tile follows);
+    the VAE's own sizes are put back after."""
+    sample, latent = getattr(vae, "tile_sample_min_size", None), getattr(vae, "tile_latent_min_size", None)
+    if sample is None or latent is None or sample <= pixels:
+        yield
+        return
+    vae.tile_sample_min_size, vae.tile_latent_min_size = pixels, pixels // _vae_scale(vae)
+    try:
+        yield
+    finally:
+        vae.tile_sample_min_size, vae.tile_latent_min_size = sample, latent

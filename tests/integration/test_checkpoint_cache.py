@@ -7,17 +7,12 @@ import pytest
 from modules.models.loading import load_checkpoint
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
-from tests.fixtures.tiny_model import save_single_file
+from tests.fixtures.tiny_model import three_checkpoints
 
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory, tiny_single_file):
-    models = tmp_path_factory.mktemp("cache-models")
-    (models / "Stable-diffusion").mkdir()
-    (models / "Stable-diffusion" / "a.safetensors").symlink_to(tiny_single_file)
-    save_single_file(models / "Stable-diffusion" / "b.safetensors", seed=1)
-    save_single_file(models / "Stable-diffusion" / "c.safetensors", seed=2)
-    return models
+    return three_checkpoints(tmp_path_factory.mktemp("cache-models"), tiny_single_file)
 
 
 @pytest.fixture

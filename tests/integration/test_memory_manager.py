@@ -11,7 +11,7 @@ from modules.memory.ledger import module_bytes
 from modules.memory.offload import offload_mode_of, remove_offload
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
-from tests.fixtures.tiny_model import save_single_file
+from tests.fixtures.tiny_model import three_checkpoints
 from tests.server import start_api_server
 
 CPU = torch.device("cpu")
@@ -21,12 +21,7 @@ NO_GPU_NOTE = ("--medvram: no effect on this machine: there is no GPU; the weigh
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory, tiny_single_file):
-    models = tmp_path_factory.mktemp("memory-models")
-    (models / "Stable-diffusion").mkdir()
-    (models / "Stable-diffusion" / "a.safetensors").symlink_to(tiny_single_file)
-    save_single_file(models / "Stable-diffusion" / "b.safetensors", seed=1)
-    save_single_file(models / "Stable-diffusion" / "c.safetensors", seed=2)
-    return models
+    return three_checkpoints(tmp_path_factory.mktemp("memory-models"), tiny_single_file)
 
 
 @pytest.fixture

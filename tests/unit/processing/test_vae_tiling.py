@@ -161,3 +161,21 @@ def test_automatic_tiling_sees_a_memory_limit_set_on_the_process():
     uncapped, capped, room = (int(value) for value in out.stdout.split())
     assert 0 < room < 3 << 30  # the limit less what the process already uses
     assert capped <= room < uncapped  # this machine has more than 3 GiB free
+
+
+def test_tiles_are_never_larger_than_the_tile_size_and_the_vae_keeps_its_own(monkeypatch):
+    # SDXL's VAE says 1024 px tiles: a 1024x1024 decode would be one tile and save nothing.
+    from diffusers import AutoencoderKL
+
+    from tests.fixtures.tiny_model import VAE_CONFIG
+
+    big_tiles = AutoencoderKL(**{**VAE_CONFIG, "sample_size": 128}).eval()
+    monkeypatch.setattr(vae_tiling, "TILE_PIXELS", 64)
+    calls = []
+    hook = big_tiles.decoder.register_forward_hook(lambda module, args, out: calls.append(out.shape[-1]))
+    latents = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(3))  # 128 px
+    pixels = vae_tiling.decode(big_tiles, latents, mode="Always")
+    hook.remove()
+    assert pixels.shape == (1, 3, 128, 128)
+    assert len(calls) == 9 and max(calls) == 64  # 3 x 3 tiles of at most 64 px (48 px stride), not one of 128
+    assert (big_tiles.tile_sample_min_size, big_tiles.tile_latent_min_size) == (128, 16)

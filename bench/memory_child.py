@@ -119,6 +119,7 @@ def _probe(spec: dict, result: dict) -> None:
     latents = parts.step(spec["size"])
     _sync(device)
     result["step_s"] = time.perf_counter() - start
+    result["rows_split"] = getattr(parts, "rows_split", False)  # the batched call did not fit: one row a call
     result["step_peak_rss"] = status_bytes("VmHWM")
     result["phase"] = "decode"
     start = time.perf_counter()

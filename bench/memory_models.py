@@ -44,7 +44,10 @@ class Parts:
 
     @torch.inference_mode()
     def step(self, size: int) -> torch.Tensor:
-        """One CFG denoising step at size x size: both rows in one UNet call; the guided latent."""
+        """One CFG denoising step at size x size, as the engine's denoiser calls the UNet: both rows in
+        one call ("Batch cond/uncond"), one row a call if that runs out of memory; the guided latent."""
+        from modules.sampling.row_batching import RowBatching
+
         context, pooled = self.context()
         side = size // 8
         generator = torch.Generator().manual_seed(size)
@@ -54,7 +57,9 @@ class Parts:
             time_ids = torch.tensor([[size, size, 0, 0, size, size]] * 2, device=self.device, dtype=self.dtype)
             extra["added_cond_kwargs"] = {"text_embeds": pooled, "time_ids": time_ids}
         timestep = torch.tensor(500, device=self.device)
-        noise = self.unet(torch.cat([latents, latents]), timestep, encoder_hidden_states=context, **extra).sample
+        batching = RowBatching()
+        noise = batching.call(self.unet, torch.cat([latents, latents]), timestep, context, extra)
+        self.rows_split = batching.fell_back
         uncond, cond = noise.chunk(2)
         return latents - 0.1 * (uncond + 7.0 * (cond - uncond))
 

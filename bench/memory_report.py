@@ -261,7 +261,7 @@ def render_markdown(results, bars, probes, max_png, step_png) -> str:
                 _label(p["arch"], "", p.get("mmap_threshold")),
                 f"`{p['config']}`",
                 str(p["size"]),
-                "ok" if p["ok"] else f"{p['status']} in {p.get('phase') or '?'}",
+                _outcome(p),
                 _num(p.get("step_s")),
                 _num(p.get("decode_s")),
                 _num(p.get("peak_rss", 0) / GIB),
@@ -348,3 +348,9 @@ def _num(value) -> str:
     if value is None:
         return "-"
     return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _outcome(probe: dict) -> str:
+    if not probe["ok"]:
+        return f"{probe['status']} in {probe.get('phase') or '?'}"
+    return "ok (rows split)" if probe.get("rows_split") else "ok"  # batched rows did not fit: one a call

@@ -15,6 +15,7 @@ from modules.sampling.catalog import SamplerOptions
 from modules.sampling.catalog import step_kwargs as sampler_step_kwargs
 from modules.sampling.guidance import GuidancePlan
 from modules.sampling.prediction import NoiseLevels, StepFrame
+from modules.sampling.row_batching import RowBatching
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def denoise(
     extra_channels = inputs.extra_channels
     speed = inputs.speed or SpeedOptions()
     levels = NoiseLevels.of(scheduler) if speed.s_min_uncond > 0 else None
+    batching = RowBatching(None if speed.batch_cond_uncond else max(plan.batch, 1))
     for index, t in enumerate(timesteps):
         if should_stop():
             return latents, True
@@ -169,7 +171,7 @@ def denoise(
                 and levels.sigma(t) < speed.s_min_uncond
             )
             kwargs = plan.unet_kwargs(step_index=index)
-            output = _predict(unet, model_input, t, cond, uncond, kwargs, plan, speed, skip_uncond)
+            output = _predict(unet, model_input, t, cond, uncond, kwargs, plan, batching, skip_uncond)
             prediction = plan.combine(output)
         if step_hooks is not None:
             after = step_hooks.make_after(prediction, x, t, index, total)
@@ -186,14 +188,13 @@ def denoise(
     return latents, False
 
 
-def _predict(unet, model_input, t, cond, uncond, unet_kwargs: dict, plan, speed: SpeedOptions,
+def _predict(unet, model_input, t, cond, uncond, unet_kwargs: dict, plan, batching: RowBatching,
              skip_uncond: bool) -> torch.Tensor:  # fmt: skip
     """The UNet's output for every row (negative rows first), in as few calls as the options allow:
     one when the prompt and negative rows have one width and Batch cond/uncond is on."""
     n_uncond = 0 if uncond is None else uncond.shape[0]
-    chunk = model_input.shape[0] if speed.batch_cond_uncond else max(plan.batch, 1)
     if skip_uncond:
-        output = _call_in_chunks(unet, model_input, t, cond, unet_kwargs, n_uncond, chunk)
+        output = batching.call(unet, model_input, t, cond, unet_kwargs, n_uncond)
         return torch.cat([output.index_select(0, plan.stand_in_rows().to(output.device)), output])
     if uncond is None:
         groups = [(0, cond)]
@@ -201,30 +202,5 @@ def _predict(unet, model_input, t, cond, uncond, unet_kwargs: dict, plan, speed:
         groups = [(0, torch.cat([uncond, cond]))]
     else:  # not padded to one length: two calls (A1111 without "Pad prompt/negative prompt")
         groups = [(0, uncond), (n_uncond, cond)]
-    outputs = [_call_in_chunks(unet, model_input, t, context, unet_kwargs, start, chunk) for start, context in groups]
+    outputs = [batching.call(unet, model_input, t, context, unet_kwargs, start) for start, context in groups]
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
-
-
-def _call_in_chunks(unet, model_input, t, context, unet_kwargs: dict, start: int, chunk: int) -> torch.Tensor:
-    """The UNet on rows start .. start + len(context) of `model_input`, `chunk` rows a call."""
-    rows = model_input.shape[0]
-    stop = start + context.shape[0]
-    if start == 0 and stop == rows and chunk >= rows:  # all rows in one call, the tensors as they are
-        return unet(model_input, t, encoder_hidden_states=context, **unet_kwargs).sample
-    outputs = []
-    for first in range(start, stop, chunk):
-        last = min(first + chunk, stop)
-        kwargs = _rows_of(unet_kwargs, first, last, rows)
-        sample = model_input[first:last]
-        outputs.append(unet(sample, t, encoder_hidden_states=context[first - start : last - start], **kwargs).sample)
-    return torch.cat(outputs)
-
-
-def _rows_of(value, first: int, last: int, rows: int):
-    """Row-wise UNet arguments (tensors with one row per UNet row, possibly in dicts) cut to rows
-    first .. last; anything else as it is."""
-    if isinstance(value, dict):
-        return {key: _rows_of(item, first, last, rows) for key, item in value.items()}
-    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == rows:
-        return value[first:last]
-    return value

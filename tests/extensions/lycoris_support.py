@@ -140,3 +140,11 @@ def write_lycoris_file(path: Path, algo: str, dim=4, alpha=2.0, preset=None, met
             parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.1)
     network.save_weights(str(path), torch.float32, {"ss_output_name": path.stem + "-alias", **(metadata or {})})
     return network, unet, text_encoder
+
+
+def models_with_ink_lora(models: Path, tiny_single_file: Path) -> Path:
+    """A models folder with the tiny checkpoint and Lora/ink.safetensors (a plain LoRA)."""
+    shutil.copytree(tiny_single_file.parent, models / "Stable-diffusion")
+    (models / "Lora").mkdir()
+    write_lycoris_file(models / "Lora" / "ink.safetensors", "lora")
+    return models

@@ -1,22 +1,17 @@
 """LoRA through the whole engine on the tiny model: the tag changes the picture, strength 0 and
 the next job without the tag give the original picture and the original weights back."""
 
-import shutil
-
 import numpy as np
 import pytest
 
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
-from tests.extensions.lycoris_support import weights_hash, write_lycoris_file
+from tests.extensions.lycoris_support import models_with_ink_lora, weights_hash
 
 
 @pytest.fixture(scope="module")
 def lora_engine(tmp_path_factory, tiny_single_file):
-    models = tmp_path_factory.mktemp("lora-models")
-    shutil.copytree(tiny_single_file.parent, models / "Stable-diffusion")
-    (models / "Lora").mkdir()
-    write_lycoris_file(models / "Lora" / "ink.safetensors", "lora")
+    models = models_with_ink_lora(tmp_path_factory.mktemp("lora-models"), tiny_single_file)
     engine = make_engine(tmp_path_factory.mktemp("lora-data"), "--models-dir", str(models))
     yield engine
     engine.queue.shutdown()

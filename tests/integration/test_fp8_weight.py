@@ -2,16 +2,13 @@
 the infotext keys, LoRA under FP8 within a measured distance of the full-precision LoRA picture,
 and FP8 turned off again giving the exact full-precision pixels (the checkpoint is read again)."""
 
-import shutil
-
 import numpy as np
 import pytest
 
-from modules.config.precision_settings import PRECISION_SETTINGS
 from modules.models.fp8 import parameter_bytes, weights_in_fp8
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
-from tests.extensions.lycoris_support import write_lycoris_file
+from tests.extensions.lycoris_support import models_with_ink_lora
 
 # Measured on the tiny random model (2 steps, 64x64, uint8 levels): FP8 vs fp32 differs by at most 8
 # without LoRA and 15 with it (the LoRA merged into 8-bit weights); the bounds leave a little room.
@@ -21,13 +18,8 @@ FP8_LORA_BOUND = 18
 
 @pytest.fixture(scope="module")
 def fp8_engine(tmp_path_factory, tiny_single_file):
-    models = tmp_path_factory.mktemp("fp8-models")
-    shutil.copytree(tiny_single_file.parent, models / "Stable-diffusion")
-    (models / "Lora").mkdir()
-    write_lycoris_file(models / "Lora" / "ink.safetensors", "lora")
+    models = models_with_ink_lora(tmp_path_factory.mktemp("fp8-models"), tiny_single_file)
     engine = make_engine(tmp_path_factory.mktemp("fp8-data"), "--models-dir", str(models))
-    # Until the group is joined into the core settings list (then this registers nothing).
-    engine.settings.register(PRECISION_SETTINGS)
     yield engine
     engine.queue.shutdown()
 

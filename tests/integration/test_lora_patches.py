@@ -2,23 +2,18 @@
 the tag gets the untouched weights and pixels, an unchanged set is merged once over many jobs,
 another strength merges again, and the weights come back bit for bit."""
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
 
 from modules.processing.request import Txt2ImgRequest
 from tests.conftest import make_engine
-from tests.extensions.lycoris_support import write_lycoris_file
+from tests.extensions.lycoris_support import models_with_ink_lora, write_lycoris_file
 
 
 @pytest.fixture(scope="module")
 def lora_engine(tmp_path_factory, tiny_single_file):
-    models = tmp_path_factory.mktemp("patch-models")
-    shutil.copytree(tiny_single_file.parent, models / "Stable-diffusion")
-    (models / "Lora").mkdir()
-    write_lycoris_file(models / "Lora" / "ink.safetensors", "lora")
+    models = models_with_ink_lora(tmp_path_factory.mktemp("patch-models"), tiny_single_file)
     write_lycoris_file(models / "Lora" / "paper.safetensors", "loha", dim=4, alpha=2)
     engine = make_engine(tmp_path_factory.mktemp("patch-data"), "--models-dir", str(models))
     yield engine

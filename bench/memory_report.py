@@ -36,9 +36,15 @@ Measured on this machine while the bench was built (2026-11-30, random weights, 
   holds 3.47 GiB of weights but peaked at 6.74 GiB RSS after three 64x64 steps with glibc's default
   allocator, and at 4.22 GiB with `M_MMAP_THRESHOLD` at 1 MiB (`--mmap-threshold-mib 1`, the same
   as `MALLOC_MMAP_THRESHOLD_=1048576`). SD 1.5 without FP8: 4.39 -> 4.61 GiB, no growth to speak of.
-- "VAE tiling: Automatic" compares its estimate with the RAM the system has free; it does not see a
-  per-process limit (rlimit, cgroup), so under a cap below the free RAM it decodes untiled and runs
-  out (use `tile` in the configuration to see what tiling allows).
+  The engine now sets that threshold itself when it stores weights in FP8 (modules/models/fp8.py).
+- "VAE tiling: Automatic" compared its estimate with the RAM the system had free and did not see a
+  per-process limit, so under a cap it decoded untiled and ran out; it now also counts the process's
+  rlimits and cgroup (modules/memory/process_memory.py). SDXL's VAE config asks for 1024 px tiles,
+  which made a 1024x1024 decode one tile; tiles are now at most 512 px.
+- SD 1.5 at 2048x2048 with the defaults: the step with both CFG rows in one UNet call ran out of
+  memory under 8 GiB (peak VmData at the cap after 167 s); the engine now runs the rows one a call
+  when the batched call runs out (modules/sampling/row_batching.py), and the same probe completes
+  at 7.30 GiB peak RSS ("ok (rows split)": its step time includes the failed batched attempt).
 - On the tiny model FP8 weight saves ~10 MB and its casts cost more than that: `sdp+fp8` completed
   less than `sdp` under 0.75 GiB. The search checks every size it infers, so this shows, not hides."""
 
@@ -100,9 +106,18 @@ def max_size_rows(searches: list[dict], probes: list[dict]) -> list[dict]:
                 "peak_gib": (best.get("peak_vram") or best.get("peak_rss", 0)) / GIB if best else None,
                 "step_s": best.get("step_s") if best else None,
                 "tried": len(search.get("probed", {})),
+                "cap": _cap_of(search, probes),
             }
         )
     return rows
+
+
+def _cap_of(search: dict, probes: list[dict]) -> int:
+    """The cap the search's probes ran under (0: none; runs merged with --from-json may differ)."""
+    sizes = {str(size) for size in search.get("probed", {})}
+    key = (search["arch"], search["config"])
+    caps = (p.get("cap_bytes") or 0 for p in probes if (p["arch"], p["config"]) == key and str(p["size"]) in sizes)
+    return next(caps, 0)
 
 
 def _probe_at(probes, arch, config, size, mmap_threshold=None):
@@ -180,6 +195,7 @@ def render_markdown(results, bars, probes, max_png, step_png) -> str:
             "FP8",
             "offload",
             "largest size",
+            "cap",
             "peak GiB",
             "step s",
             "probes",
@@ -194,6 +210,7 @@ def render_markdown(results, bars, probes, max_png, step_png) -> str:
                 row["fp8"],
                 row["offload"],
                 f"{row['max_size']}x{row['max_size']}" if row["max_size"] else "none",
+                f"{row['cap'] / GIB:g} GiB" if row["cap"] else "none",
                 _num(row["peak_gib"]),
                 _num(row["step_s"]),
                 str(row["tried"]),

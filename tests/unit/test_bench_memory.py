@@ -183,9 +183,9 @@ def test_report_writes_table_and_plots(tmp_path):
     out = tmp_path / "docs" / "MEMORY.md"
     write_report([_results()], out)
     text = out.read_text()
-    assert "| sd15 | `sdp` | sdp | Never | no | none | 1024x1024 | 3.00 | 100 | 3 |  |" in text
+    assert "| sd15 | `sdp` | sdp | Never | no | none | 1024x1024 | none | 3.00 | 100 | 3 |  |" in text
     assert "| sd15 | `plain` | plain | Never | no | none | 512x512 |" in text
-    assert "| sd15 | `sdp+fp8` | sdp | Never | UNet | none | none | - | - | 0 | not available yet (x) |" in text
+    assert "| sd15 | `sdp+fp8` | sdp | Never | UNet | none | none | none | - | - | 0 | not available yet (x) |" in text
     # the speed pair: 20 x 50 + 2 = 1002 s against 20 x 100 + 106 = 2106 s
     assert "| sd15 | 1024 | `sdp+tome0.5+taesd` | 50.00 | 2.00 | 1002 | 0.48 |" in text
     assert "| `sd15 sdp` | 16.00 | 100 |" in text  # seconds per step at 512 and 1024
@@ -247,8 +247,8 @@ def test_runs_with_another_malloc_setting_get_their_own_rows(tmp_path):
     write_report([default, tuned], out)
     text = out.read_text()
     assert "malloc: glibc default" in text and "malloc: mmap threshold 1 MiB" in text
-    assert "| sd15 (mmap 1 MiB) | `sdp` | sdp | Never | no | none | 1024x1024 | 3.00 | 90.00 |" in text
-    assert "| sd15 | `sdp` | sdp | Never | no | none | 1024x1024 | 3.00 | 100 |" in text
+    assert "| sd15 (mmap 1 MiB) | `sdp` | sdp | Never | no | none | 1024x1024 | none | 3.00 | 90.00 |" in text
+    assert "| sd15 | `sdp` | sdp | Never | no | none | 1024x1024 | none | 3.00 | 100 |" in text
 
 
 @pytest.mark.parametrize("mode", ["medvram", "lowvram"])

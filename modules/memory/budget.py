@@ -47,9 +47,13 @@ class Estimate:
     decode_bytes: int
     tiled_decode: bool
     backend: str
+    # The least it can run in: a batched UNet call that runs out of memory goes again one row at a
+    # time (modules/sampling/row_batching.py), so the UNet pass can shrink to one row's activations.
+    least_bytes: int = 0
+    least_unet_bytes: int = 0
 
     def describe(self) -> str:
-        return (f"weights {_gib(self.weights_bytes)}, UNet {_gib(self.unet_bytes)}, VAE decode "
+        return (f"weights {_gib(self.weights_bytes)}, UNet {_gib(self.least_unet_bytes)} one row a call, VAE decode "
                 f"{_gib(self.decode_bytes)}{' (tiled)' if self.tiled_decode else ''}")  # fmt: skip
 
 
@@ -144,7 +148,10 @@ def estimate(unet: dict, vae: dict, shape: Shape, backend: AttentionBackend, wei
     tiled = tiling == "Always" or (tiling == "Automatic" and cap_bytes is not None and fixed + whole > cap_bytes)
     decode = decode_bytes(vae, shape, backend, tiled=True, element_size=element_size) if tiled else whole
     total = fixed + max(unet_peak, decode)
-    return Estimate(total, weights_bytes, unet_peak, decode, tiled, backend.name)
+    sizes = [(shape.width, shape.height), *([shape.hires] if shape.hires else [])]
+    least_unet = max(unet_activation_bytes(unet, w, h, 1, backend, element_size, scale) for w, h in sizes)
+    least = fixed + max(least_unet, decode)
+    return Estimate(total, weights_bytes, unet_peak, decode, tiled, backend.name, least, least_unet)
 
 
 # --- the cap and what is resident ------------------------------------------------------------
@@ -266,7 +273,7 @@ def check(prepared, engine) -> Estimate | None:
     if _setting(settings, "sd_vae_decode_method", "Full") == "TAESD":
         tiling = "Always"  # the small decoder's peak is of a tile's order, never the full VAE's
     need = estimate(unet, vae, shape, backend, resident_bytes(engine, info), cap, tiling, element_size(engine))
-    if need.total_bytes > cap:
+    if need.least_bytes > cap:  # the batched rows may not fit, one row a call must
         raise MemoryCapExceeded(refusal_message(need, shape, cap, source))
     return need
 
@@ -290,7 +297,7 @@ def refusal_message(need: Estimate, shape: Shape, cap: int, source: str) -> str:
     if need.backend in (PLAIN, SPLIT, SUB_QUAD):
         advice += ", --opt-sdp-attention or --opt-sub-quad-attention with a smaller --sub-quad-q-chunk-size"
     return (
-        f"needs about {_gib(need.total_bytes)} at {width}x{height}{batch} with {_backend_words(need.backend)} "
+        f"needs about {_gib(need.least_bytes)} at {width}x{height}{batch} with {_backend_words(need.backend)} "
         f"({need.describe()}); the memory cap is {_gib(cap)} ({source}). {advice}"
     )
 

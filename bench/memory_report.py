@@ -73,8 +73,10 @@ def write_report(results: list[dict], out: Path) -> None:
     probes = [probe for run in results for probe in run["probes"]]
     searches = [{**search, "arch": run["meta"]["arch"]} for run in results for search in run["searches"]]
     bars = max_size_rows(searches, probes)
+    # A run without a cap (a timing pair) found no largest size: it stays in the tables, not the bars.
+    capped = [row for row in bars if row["cap"]] or bars
     bar_chart(
-        [(_label(row["arch"], row["config"], row.get("mmap_threshold")), row["max_size"] or 0) for row in bars],
+        [(_label(row["arch"], row["config"], row.get("mmap_threshold")), row["max_size"] or 0) for row in capped],
         images / MAX_SIZE_PNG,
         title="Largest square size completing one step + decode under the cap",
         x_label="largest size (px, square)",

@@ -60,9 +60,9 @@ probe of its own. Seconds per step are one timed UNet call after a warm-up call;
 {steps} steps costs about {steps} x step + decode. Peak RSS is the process's whole peak, weights
 included. Names: attention backend (sdp = --opt-sdp-attention, the default; sdp-no-mem, sub-quad,
 split, plain = --disable-opt-split-attention), then `tile` (VAE tiling Always), `autotile` (tiling
-Automatic: the engine's own choice), no tiling word = Never, `fp8` (FP8 weight as our engine
-does it: the UNet's Linear/Conv weights in float8, computed in fp32 layer by layer), `fp8all` (the
-text encoders' too, as A1111's FP8 weight), `medvram`/`lowvram` (offload, CUDA only), `tome0.5` (token
+Automatic: the engine's own choice), no tiling word = Never, `fp8` (the UNet's Linear/Conv
+weights in float8, computed in fp32 layer by layer), `fp8all` (the text encoders' too: A1111's FP8
+weight, and our engine's), `medvram`/`lowvram` (offload, CUDA only), `tome0.5` (token
 merging ratio 0.5), `taesd` (VAE type for decode: TAESD)."""
 
 

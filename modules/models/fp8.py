@@ -1,5 +1,6 @@
-"""FP8 weight storage (A1111's "FP8 weight"): the UNet's Linear / Conv weights kept as
-float8_e4m3fn and cast to the compute dtype layer by layer as each layer runs.
+"""FP8 weight storage (A1111's "FP8 weight"): the Linear / Conv weights of the UNet and the text
+encoders (A1111's scope: everything but the VAE) kept as float8_e4m3fn and cast to the compute
+dtype layer by layer as each layer runs.
 
 diffusers' layerwise casting does exactly this (a hook per leaf layer: upcast before forward,
 back to 8 bits after; normalisation layers and embeddings stay in the compute dtype) and works on
@@ -11,6 +12,7 @@ import torch
 
 FP8_STORAGE_DTYPE = torch.float8_e4m3fn
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
+FP8_PARTS = ("unet", "text_encoder", "text_encoder_2")  # the VAE stays in full precision, as A1111
 
 
 def parameter_bytes(module: torch.nn.Module) -> int:
@@ -71,9 +73,13 @@ def prepare_for_job(models, model, fp8_setting: str, cache_fp16_weight: bool, se
     if wanted and not weights_in_fp8(model.unet):
         compute_dtype = model.unet.dtype
         model.patcher.restore()  # patches are merged again, into the 8-bit weights, by the job
-        if cache:
-            model.patcher.keep_full_precision("unet", compute_dtype)
-        store_weights_fp8(model.unet, compute_dtype)
+        for part in FP8_PARTS:
+            module = getattr(model, part, None)
+            if module is None:
+                continue
+            if cache:
+                model.patcher.keep_full_precision(part, compute_dtype)
+            store_weights_fp8(module, compute_dtype)
     if not wanted:
         return model, {}
     params = {"FP8 weight": fp8_setting}

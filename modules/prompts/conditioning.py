@@ -86,7 +86,8 @@ class PromptEncoder:
         embeddings_version = embeddings.version if embeddings is not None else 0
         # Anything that changes the output for the same text: the weights (networks merged into
         # the text encoders are part of `state`), the options, the embeddings on disk.
-        encoder_ids = tuple(id(encoder) for _, encoder, _ in self.encoders)
+        # FP8 weight storage changes an encoder in place (same object, other outputs).
+        encoder_ids = tuple((id(encoder), _storage_dtypes(encoder)) for _, encoder, _ in self.encoders)
         self._key = (model.sha256, encoder_ids, options, embeddings_version, state)
 
     def encode(self, text: str) -> torch.Tensor:
@@ -203,3 +204,7 @@ class _embedding_vectors:  # noqa: N801 - used as a context manager, reads like 
 def encode_prompt(model, text: str) -> torch.Tensor:
     """[1, 77 * chunks, hidden] with the default options: for callers outside a job."""
     return PromptEncoder(model, EncodeOptions()).encode(text).unsqueeze(0)
+
+
+def _storage_dtypes(encoder) -> tuple:
+    return tuple(sorted({str(parameter.dtype) for parameter in encoder.parameters()}))

@@ -16,7 +16,6 @@ The model of the peak (fp32 on this CPU; calibrated on FACTS.md's SD 1.5 figures
 """
 
 import json
-import os
 import struct
 import sys
 from dataclasses import dataclass
@@ -158,20 +157,11 @@ def estimate(unet: dict, vae: dict, shape: Shape, backend: AttentionBackend, wei
 
 
 def cap_bytes(engine) -> tuple[int, str]:
-    """(the memory cap in bytes, where it comes from): --memory-budget (GiB), the memory manager's
-    budget, CUDA's total memory on a CUDA machine, else the machine's physical RAM."""
-    flag = getattr(engine.flags, "memory_budget", None)
-    if flag:
-        return int(float(flag) * GIB), "--memory-budget"
-    manager = getattr(engine, "memory", None)
-    if manager is not None and callable(getattr(manager, "budget_bytes", None)):
-        budget = manager.budget_bytes()
-        if budget:
-            return int(budget), "the memory manager's budget"
-    torch = sys.modules.get("torch")  # only when already imported: this check must stay cheap
-    if torch is not None and torch.cuda.is_available() and not _cpu_only(engine):
-        return int(torch.cuda.get_device_properties(0).total_memory), "the GPU's memory"
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's RAM"
+    """(the memory cap in bytes, where it comes from): --memory-budget (GiB), else the memory
+    manager's budget (the GPU's total memory, or this machine's RAM)."""
+    if getattr(engine.flags, "memory_budget", None):
+        return int(float(engine.flags.memory_budget) * GIB), "--memory-budget"
+    return int(engine.memory.budget_bytes()), "the memory manager's budget"
 
 
 def _cpu_only(engine) -> bool:
@@ -186,16 +176,11 @@ def element_size(engine) -> int:
 
 
 def resident_bytes(engine, info) -> int:
-    """Weights resident while the job runs: the memory manager's ledger when it has one, else the
-    loaded models' parameters; plus the job's checkpoint when it is not loaded yet (from its file)."""
-    models = engine.models
-    loaded = list(getattr(models, "resident", []) or [])
-    target_loaded = info is None or any(getattr(m, "info", None) == info for m in loaded)
-    manager = getattr(engine, "memory", None)
-    if manager is not None and callable(getattr(manager, "resident_bytes", None)):
-        resident = int(manager.resident_bytes())
-    else:
-        resident = sum(_parameter_bytes(m) for m in loaded)
+    """Weights resident while the job runs: the memory manager's ledger, plus the job's checkpoint
+    when it is not loaded yet (from its file)."""
+    loaded = engine.models.resident
+    target_loaded = info is None or any(model.info == info for model in loaded)
+    resident = int(engine.memory.resident_bytes())
     if target_loaded:
         return resident
     limit = int(engine.settings.get("sd_checkpoints_limit") or 1) if _has_setting(engine, "sd_checkpoints_limit") else 1
@@ -209,14 +194,6 @@ def _has_setting(engine, key: str) -> bool:
     except (KeyError, LookupError, ValueError):
         return False
     return True
-
-
-def _parameter_bytes(model) -> int:
-    total = 0
-    for module in model.modules().values():
-        for tensor in list(module.parameters()) + list(module.buffers()):
-            total += tensor.numel() * tensor.element_size()
-    return total
 
 
 def checkpoint_bytes(info, compute_element_size: int = 4) -> int:

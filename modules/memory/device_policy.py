@@ -35,7 +35,7 @@ class DevicePolicy:
     offload: str = NORMAL  # the mode in force on this machine
     offload_sdxl_only: bool = False  # --medvram-sdxl: medvram for SDXL-family models only
     requested: str = ""  # the offload flag given where it has no effect (no GPU in use)
-    lowram: bool = False  # weights read straight to the device, not staged in RAM
+    lowram: bool = False  # --lowram given on a GPU machine (the loader does not act on it yet)
     cpu_parts: frozenset = frozenset()  # --use-cpu names, expanded ("all" kept as itself)
     notes: tuple = field(default=(), compare=False)  # what each flag did or why it did nothing
 
@@ -137,7 +137,8 @@ def decide(flags, accelerator: torch.device | None, cpu_bf16: bool = False) -> D
         notes.append(_OFFLOAD_NOTES[requested])
         requested = ""
     if lowram:
-        notes.append("--lowram: checkpoint weights are read straight to the device, not staged in RAM")
+        # The loader does not read to the device directly yet: say so rather than claim it.
+        notes.append("--lowram: accepted; checkpoints are still read into RAM before they go to the GPU")
     return DevicePolicy(
         device=device,
         dtype=precision.unet,
